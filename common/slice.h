@@ -1,0 +1,34 @@
+/* Tags of the configuration slice the supervisor sends each worker (TLV, see tlv.h).
+ * Groups: SL_VHOST and SL_COMPONENT start a group; the tags after them belong to it. */
+#ifndef XMPPD_SLICE_H
+#define XMPPD_SLICE_H
+
+enum slice_tag {
+	SL_ROLE = 1,		/* str: c2s | http | router | storage */
+	SL_INSTANCE,		/* u32 */
+	SL_RUNDIR,		/* str, absolute */
+	SL_DATADIR,		/* str, absolute (storage only) */
+	SL_LOGLEVEL,		/* u32 enum log_level */
+	SL_UNPRIV,		/* u32 1 = supervisor not root: no uid change, chroot, netns */
+	SL_NC2S,		/* u32 number of c2s instances (router: links to listen on) */
+	SL_NHTTP,		/* u32 */
+	SL_NSTORAGE,		/* u32 */
+	SL_STANZA_SIZE,		/* u64 bytes */
+	SL_UNAUTH_TIMEOUT,	/* u32 seconds */
+	SL_CONN_PER_IP,		/* u32 */
+	SL_C2S_RATE,		/* u64 bytes/s */
+	SL_SCRAM_ITER,		/* u32 */
+	SL_STORAGE_DEFAULT,	/* str backend name */
+	SL_STORAGE_ARG,		/* str backend argument (conninfo, uri) */
+	SL_ADMIN,		/* str bare JID, repeated */
+	SL_VHOST = 32,		/* str name: starts a vhost group */
+	SL_VHOST_CERT,		/* bytes PEM (c2s/http only) */
+	SL_VHOST_KEY,		/* bytes PEM (c2s/http only) */
+	SL_VHOST_REQUIRE_TLS,	/* u32 */
+	SL_VHOST_REGISTRATION,	/* u32 1 = open */
+	SL_MODULE,		/* str, repeated inside a vhost or component group */
+	SL_COMPONENT = 48,	/* str name: starts a component group */
+	SL_COMPONENT_SECRET,	/* str (c2s only) */
+};
+
+#endif

@@ -1,0 +1,60 @@
+/* The configuration model (ARCHITECTURE §6). Parsed only by the supervisor, by a hand-written
+ * lexer and a table-driven parser; workers get typed slices of it. */
+#ifndef XMPPD_CONFIG_H
+#define XMPPD_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg_listen {
+	char kind[16];		/* c2s | c2s-tls | http | https | component */
+	char host[64];		/* "::", "127.0.0.1" (brackets removed) */
+	uint16_t port;
+};
+
+struct cfg_vhost {
+	char *name;
+	char *cert, *key;	/* absolute paths, NULL when unset */
+	char **modules;
+	size_t nmodules;
+	int registration_open;
+	int require_tls;	/* default 1 */
+};
+
+struct cfg_component {
+	char *name;
+	char *secret;		/* external component (XEP-0114) when set */
+	char **modules;
+	size_t nmodules;
+};
+
+struct cfg {
+	char *path;		/* absolute path of the top file */
+	char *rundir, *datadir;	/* absolute */
+	char *log;		/* "stderr" | "syslog" */
+	int loglevel;		/* enum log_level */
+	char **admins;
+	size_t nadmins;
+	struct cfg_listen *listens;
+	size_t nlistens;
+	unsigned workers_c2s, workers_http, workers_storage;
+	uint64_t stanza_size;		/* bytes */
+	uint64_t c2s_rate;		/* bytes/s */
+	uint32_t unauth_timeout;	/* seconds */
+	uint32_t conn_per_ip;
+	uint32_t scram_iterations;
+	char *storage_default;		/* "file" | "memory" | "postgresql" | "mongodb" */
+	char *storage_arg;		/* conninfo / uri, NULL when none */
+	char *storage_cache;		/* redis url, NULL when none */
+	struct cfg_vhost *vhosts;
+	size_t nvhosts;
+	struct cfg_component *components;
+	size_t ncomponents;
+};
+
+/* Parses path (and its includes) into out, filling defaults first.
+ * On error returns -1 and writes "FILE:LINE: reason" to err; out is left freed. */
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+void cfg_free(struct cfg *c);
+const struct cfg_vhost *cfg_vhost_find(const struct cfg *c, const char *name);
+
+#endif

@@ -1,0 +1,54 @@
+/* Stanza links: NNG pair1 between one c2s/http instance and the router, with per-link
+ * sequence numbers, cumulative acknowledgements and replay of what the peer has not
+ * acknowledged. Each NNG message is a 24-byte link header followed by one envelope:
+ *   0 u32 magic "XLK1" | 4 u32 frame type | 8 u64 seq (0 for control frames) | 16 u64 ack
+ * Frame types: DATA (an envelope), ACK (no payload), HELLO (payload u64 epoch).
+ * Every side sends HELLO with its random epoch when a pipe comes up; a HELLO with an epoch
+ * other than the last one seen means the peer is a new process.
+ * Single-threaded: every callback runs on the libev loop, never on an NNG thread. */
+#ifndef XMPPD_LINK_H
+#define XMPPD_LINK_H
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct link;
+
+enum link_event {
+	LINK_PEER_NEW = 1,	/* a new peer process said HELLO (first one included) */
+	LINK_PEER_DOWN,		/* the pipe to the peer went away */
+};
+
+struct link_ops {
+	/* One received envelope (borrowed until return), in order, never twice per epoch. */
+	void (*recv)(void *arg, struct link *l, uint64_t seq, const uint8_t *env, size_t len);
+	/* LINK_PEER_NEW: called after the receive state was reset and before anything is
+	 * replayed, so what the callback sends (ROUTE_SYNC) goes out ahead of the replay. */
+	void (*event)(void *arg, struct link *l, int event);
+	/* Everything this side sent up to and including seq is acknowledged by the peer. */
+	void (*acked)(void *arg, struct link *l, uint64_t upto);
+};
+
+struct link_opts {
+	int replay;		/* 1: keep unacked frames and resend them (renumbered) to a new peer;
+				 * 0: drop them on a new peer and report them acked */
+	int auto_ack;		/* 1: a received frame counts as done once recv returns */
+	size_t max_unacked_bytes;	/* 0 = LINK_MAX_UNACKED */
+	size_t recv_max;	/* NNG_OPT_RECVMAXSZ; 0 = envelope limits */
+};
+
+/* url like "ipc:///path/c2s.0.sock"; -1 with errno on failure. */
+struct link *link_listen(struct ev_loop *loop, const char *url, const struct link_opts *o,
+			 const struct link_ops *ops, void *arg);
+struct link *link_dial(struct ev_loop *loop, const char *url, const struct link_opts *o,
+		       const struct link_ops *ops, void *arg);
+/* Copies env; assigns the next sequence number (returned in *seq when seq != NULL).
+ * -1 (errno ENOBUFS) when the unacknowledged window is full: the caller keeps the stanza. */
+int link_send(struct link *l, const uint8_t *env, size_t len, uint64_t *seq);
+/* With auto_ack 0: everything received up to seq is done and may be acknowledged. */
+void link_done_upto(struct link *l, uint64_t seq);
+size_t link_unacked(const struct link *l);
+uint64_t link_peer_epoch(const struct link *l);
+void link_close(struct link *l);
+
+#endif
