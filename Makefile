@@ -2,7 +2,7 @@
 CC      ?= cc
 BUILD   ?= build
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
-           -Wmissing-prototypes -Wvla -Wimplicit-fallthrough -fno-common
+           -Wmissing-prototypes -Wvla -Wimplicit-fallthrough -fno-common -Wno-format-zero-length
 HARDEN   = -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS  ?= $(HARDEN)
 ALLCFLAGS = $(WARN) $(CFLAGS) -I. -Icommon -Iipc -Iworkers/runtime -MMD -MP

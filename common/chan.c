@@ -1,6 +1,6 @@
 /* Boot-channel messages over SOCK_SEQPACKET with optional SCM_RIGHTS; bounded by CHAN_MAX_MSG. */
 #include "chan.h"
-#include "limits.h"
+#include "xlimits.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* logfmt lines on stderr, one write(2) per line so lines from one process never interleave. */
 #include "log.h"
-#include "limits.h"
+#include "xlimits.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #ifndef XMPPD_TLV_H
 #define XMPPD_TLV_H
 #include "buf.h"
-#include "limits.h"
+#include "xlimits.h"
 
 int tlv_put(struct buf *b, uint16_t tag, const void *v, size_t len);
 int tlv_put_str(struct buf *b, uint16_t tag, const char *s);

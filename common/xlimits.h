@@ -1,6 +1,6 @@
 /* Every limit has a name and a default here; operators override the ones with config keys. */
-#ifndef XMPPD_LIMITS_H
-#define XMPPD_LIMITS_H
+#ifndef XMPPD_XLIMITS_H
+#define XMPPD_XLIMITS_H
 
 #define TLV_MAX_VALUE		(4u << 20)	/* one TLV value: certificates, stored values */
 #define CHAN_MAX_MSG		(8u << 20)	/* one boot-channel message */
