@@ -1,0 +1,113 @@
+/* The storage worker's state: configured vhosts, the backend, and the secret behind fake
+ * SCRAM salts (created once, 0600, and never sent anywhere). */
+#include "storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+/* 0 read, 1 missing, -1 unreadable or of the wrong size. */
+static int sto_secret_read(int dirfd, uint8_t *secret)
+{
+	struct stat st;
+	ssize_t r;
+	int fd = openat(dirfd, STO_SECRET_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? 1 : -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != STO_SECRET_LEN) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	do
+		r = read(fd, secret, STO_SECRET_LEN);
+	while (r < 0 && errno == EINTR);
+	close(fd);
+	if (r != STO_SECRET_LEN) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* Several storage workers may start at once: the first rename wins, the others read it. */
+static int sto_secret_load(const char *datadir, uint8_t *secret, char *err, size_t errlen)
+{
+	int dfd = open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+	uint8_t fresh[STO_SECRET_LEN];
+
+	if (dfd < 0) {
+		snprintf(err, errlen, "cannot open data directory %s: %s", datadir, strerror(errno));
+		return -1;
+	}
+	rc = sto_secret_read(dfd, secret);
+	if (rc == 1) {
+		if (RAND_bytes(fresh, sizeof(fresh)) != 1 ||
+		    (sto_write_atomic(dfd, STO_SECRET_FILE, fresh, sizeof(fresh), 1) < 0 &&
+		     errno != EEXIST))
+			rc = -1;
+		else
+			rc = sto_secret_read(dfd, secret);
+		explicit_bzero(fresh, sizeof(fresh));
+	}
+	if (rc != 0)
+		snprintf(err, errlen, "cannot load %s/%s: %s", datadir, STO_SECRET_FILE,
+			 rc > 0 ? "vanished" : strerror(errno));
+	close(dfd);
+	return rc == 0 ? 0 : -1;
+}
+
+int sto_env_open(struct sto_env *env, const struct sto_settings *s, char *err, size_t errlen)
+{
+	memset(env, 0, sizeof(*env));
+	if (s->scram_iter < STO_SCRAM_ITER_MIN || s->scram_iter > STO_SCRAM_ITER_MAX) {
+		snprintf(err, errlen, "SCRAM iteration count %u outside %u..%u",
+			 (unsigned)s->scram_iter, STO_SCRAM_ITER_MIN, STO_SCRAM_ITER_MAX);
+		return -1;
+	}
+	env->scram_iter = s->scram_iter;
+	env->vhosts = calloc(s->nvhosts ? s->nvhosts : 1, sizeof(char *));
+	if (!env->vhosts) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < s->nvhosts; i++) {
+		if (!(env->vhosts[i] = strdup(s->vhosts[i]))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		env->nvhosts = i + 1;
+	}
+	env->file = sto_file_open(s->datadir, s->vhosts, s->nvhosts, err, errlen);
+	if (!env->file || sto_secret_load(s->datadir, env->secret, err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	sto_env_close(env);
+	return -1;
+}
+
+void sto_env_close(struct sto_env *env)
+{
+	sto_file_close(env->file);
+	for (size_t i = 0; i < env->nvhosts; i++)
+		free(env->vhosts[i]);
+	free(env->vhosts);
+	explicit_bzero(env->secret, sizeof(env->secret));
+	memset(env, 0, sizeof(*env));
+}
+
+int sto_env_host(const struct sto_env *env, const char *host)
+{
+	for (size_t i = 0; i < env->nvhosts; i++)
+		if (strcmp(env->vhosts[i], host) == 0)
+			return (int)i;
+	return -1;
+}

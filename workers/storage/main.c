@@ -1,0 +1,117 @@
+/* xmppd-storage: boots from the supervisor, sandboxes itself, opens the backend and answers
+ * the router's storage requests and the supervisor's account commands. Holds no sockets
+ * to clients and never logs a password. */
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "slice.h"
+#include "storage.h"
+#include "storeq.h"
+#include "tlv.h"
+#include "worker.h"
+#include "xlimits.h"
+
+/* The storage slice, as far as this worker reads it. */
+struct sto_slice {
+	const char *vhosts[MAX_VHOSTS];
+	char *vhost_names[MAX_VHOSTS];
+	size_t nvhosts;
+	uint32_t scram_iter;
+	char backend[32];
+};
+
+static void sto_slice_vhost(struct sto_slice *s, const struct tlv *t)
+{
+	char *name;
+	if (s->nvhosts == MAX_VHOSTS)
+		fatal_config("too many virtual hosts for storage", "max=%u", MAX_VHOSTS);
+	if (!(name = tlv_strdup(t)) || !sto_host_valid(name))
+		fatal_config("invalid virtual host name in storage slice", "");
+	s->vhost_names[s->nvhosts] = name;
+	s->vhosts[s->nvhosts++] = name;
+}
+
+static void sto_slice_read(const struct wrk_boot *b, struct sto_slice *s)
+{
+	struct rbuf r;
+	struct tlv t;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->scram_iter = SCRAM_ITERATIONS_DEFAULT;
+	snprintf(s->backend, sizeof(s->backend), "file");
+	rbuf_init(&r, b->slice.data, b->slice.len);
+	while ((rc = tlv_next(&r, &t)) == 1) {
+		if (t.tag == SL_VHOST)
+			sto_slice_vhost(s, &t);
+		else if (t.tag == SL_SCRAM_ITER && tlv_u32(&t, &s->scram_iter) < 0)
+			fatal_config("bad SCRAM iteration count in storage slice", "");
+		else if (t.tag == SL_STORAGE_DEFAULT &&
+			 tlv_str(&t, s->backend, sizeof(s->backend)) < 0)
+			fatal_config("bad storage backend name in slice", "");
+	}
+	if (rc < 0)
+		fatal_config("malformed storage slice", "");
+	if (strcmp(s->backend, "file") != 0)
+		fatal_config("storage backend not supported by this storage worker yet",
+			     "backend=\"%s\" supported=file", s->backend);
+	if (b->datadir[0] != '/')
+		fatal_config("storage needs an absolute datadir", "");
+}
+
+static void sto_on_request(void *arg, const uint8_t *req, size_t len, struct buf *reply)
+{
+	sto_handle_envelope(arg, req, len, reply);
+}
+
+/* xmppctl user add|del|passwd|list, forwarded by the supervisor: a bare sto body. */
+static void sto_on_ctl(void *arg, const uint8_t *req, size_t len, struct buf *reply)
+{
+	sto_dispatch(arg, req, len, reply);
+}
+
+static void sto_on_stop(void *arg)
+{
+	ev_break(arg, EVBREAK_ALL);
+}
+
+int main(void)
+{
+	static struct sto_env env;	/* the one mutable state of this process */
+	struct ev_loop *loop;
+	struct storeq_server *srv;
+	struct sto_settings set;
+	struct sto_slice sl;
+	struct wrk_boot b;
+	char url[PATH_MAX + 16], err[512];
+
+	wrk_boot_read(&b);
+	sto_slice_read(&b, &sl);
+	wrk_sandbox(&b);
+	set.datadir = b.datadir;
+	set.vhosts = sl.vhosts;
+	set.nvhosts = sl.nvhosts;
+	set.scram_iter = sl.scram_iter;
+	if (sto_env_open(&env, &set, err, sizeof(err)) < 0)
+		fatal("cannot open the file storage backend", "reason=\"%s\"", err);
+	if (!(loop = ev_default_loop(0)))
+		fatal("cannot create the event loop", "");
+	wrk_ipc_url(&b, "storage.sock", url, sizeof(url));
+	if (!(srv = storeq_dial(loop, url, sto_on_request, &env)))
+		fatal("cannot dial the router's storage socket", "url=\"%s\"", url);
+	wrk_chan_start(loop, sto_on_ctl, NULL, &env);
+	wrk_signals(loop, sto_on_stop, loop);
+	wrk_ready();
+	log_info("storage ready", "backend=file vhosts=%zu", sl.nvhosts);
+	ev_run(loop, 0);
+	storeq_server_close(srv);
+	sto_env_close(&env);
+	for (size_t i = 0; i < sl.nvhosts; i++)
+		free(sl.vhost_names[i]);
+	buf_free(&b.slice);
+	log_info("storage stopped", "");
+	return 0;
+}

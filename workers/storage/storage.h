@@ -1,0 +1,73 @@
+/* The storage worker's state and entry points: the request dispatch (sto TLV bodies, see
+ * ipc/sto.h), the envelope wrapper around it, and the account operations behind it. */
+#ifndef XMPPD_STORAGE_H
+#define XMPPD_STORAGE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accounts_file.h"
+#include "buf.h"
+#include "scram.h"
+
+#define STO_SECRET_LEN	32u
+#define STO_SECRET_FILE	".scram-secret"
+
+/* The one mutable state of the storage process. */
+struct sto_env {
+	char **vhosts;		/* owned copies of the configured vhost names */
+	size_t nvhosts;
+	uint32_t scram_iter;	/* for new verifiers and for fake parameters */
+	uint8_t secret[STO_SECRET_LEN];	/* keys the fake salts of unknown users */
+	struct sto_file *file;
+	uint64_t bad_requests;	/* malformed sto bodies (answered STO_EINVAL) */
+	uint64_t bad_envelopes;	/* malformed envelopes (answered XE_ERROR) */
+};
+
+struct sto_settings {
+	const char *datadir;	/* absolute; created when missing */
+	const char *const *vhosts;
+	size_t nvhosts;
+	uint32_t scram_iter;	/* STO_SCRAM_ITER_MIN .. STO_SCRAM_ITER_MAX */
+};
+
+/* Opens the file backend and loads (or creates, 0600) <datadir>/.scram-secret.
+ * 0, or -1 with a reason in err. */
+int sto_env_open(struct sto_env *env, const struct sto_settings *s, char *err, size_t errlen);
+void sto_env_close(struct sto_env *env);
+/* Index of a configured vhost, -1 if host is not one. */
+int sto_env_host(const struct sto_env *env, const char *host);
+
+/* Answers one sto request body (TLVs, STO_T_OP first) into reply (appended): STO_T_STATUS
+ * first, then the op's fields on STO_OK or STO_T_ERROR otherwise. Never trusts req. */
+void sto_dispatch(struct sto_env *env, const uint8_t *req, size_t len, struct buf *reply);
+/* Answers one envelope (XE_STORE_REQ / XE_AUTH_REQ) with XE_STORE_REP / XE_AUTH_REP and the
+ * same reqid and sid; anything malformed is counted and answered with an XE_ERROR envelope. */
+void sto_handle_envelope(struct sto_env *env, const uint8_t *req, size_t len, struct buf *reply);
+
+/* Account operations (accounts.c). user is the raw localpart (nodeprep'ed here), password
+ * the raw password (SASLprep'ed here, never stored). Each returns an enum sto_status and
+ * leaves a reason in why (never a secret). */
+int sto_account_create(struct sto_env *env, size_t host, const char *user, const char *password,
+		       char *why, size_t whylen);
+/* Like create, with given salts per mechanism (known-answer tests, imports). */
+int sto_account_create_salted(struct sto_env *env, size_t host, const char *user,
+			      const char *password, const uint8_t *const salts[STO_MECH_COUNT],
+			      const size_t salt_lens[STO_MECH_COUNT], char *why, size_t whylen);
+int sto_account_passwd(struct sto_env *env, size_t host, const char *user, const char *password,
+		       char *why, size_t whylen);
+int sto_account_delete(struct sto_env *env, size_t host, const char *user, char *why,
+		       size_t whylen);
+int sto_account_exists(struct sto_env *env, size_t host, const char *user, int *exists,
+		       char *why, size_t whylen);
+int sto_account_list(struct sto_env *env, size_t host, struct sto_names *out, char *why,
+		     size_t whylen);
+/* Salt and iterations for user; for an unknown user a fake that is stable per
+ * (secret, host, user, mech), with the configured iterations, and STO_OK. */
+int sto_scram_params(struct sto_env *env, size_t host, const char *user, enum sto_mech m,
+		     uint8_t *salt, size_t *salt_len, uint32_t *iter, char *why, size_t whylen);
+/* STO_OK with the ServerSignature in sig (sto_mech_hash_len bytes), or STO_EAUTH. */
+int sto_scram_check(struct sto_env *env, size_t host, const char *user, enum sto_mech m,
+		    const uint8_t *authmsg, size_t alen, const uint8_t *proof, size_t plen,
+		    uint8_t *sig, char *why, size_t whylen);
+
+#endif
