@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CFG_MAX_FILE		(1u << 20)	/* bytes of one configuration file */
+#define CFG_MAX_INCLUDE_DEPTH	8		/* nested includes below the top file */
+#define CFG_MAX_TOKEN		4096		/* bytes of one word or string */
+#define CFG_MAX_LIST		128		/* names after `modules` or `admins` */
+
 struct cfg_listen {
 	char kind[16];		/* c2s | c2s-tls | http | https | component */
 	char host[64];		/* "::", "127.0.0.1" (brackets removed) */
@@ -54,7 +59,13 @@ struct cfg {
 /* Parses path (and its includes) into out, filling defaults first.
  * On error returns -1 and writes "FILE:LINE: reason" to err; out is left freed. */
 int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+/* Same over text already in memory, named name in errors; the directory of relative paths,
+ * includes and defaults is the current working directory. For tests and the fuzz target. */
+int cfg_parse_text(const char *name, const char *text, size_t len, struct cfg *out, char *err,
+		   size_t errlen);
 void cfg_free(struct cfg *c);
+/* Case-insensitive lookup (names are stored lower-case); NULL when absent. */
 const struct cfg_vhost *cfg_vhost_find(const struct cfg *c, const char *name);
+const struct cfg_component *cfg_component_find(const struct cfg *c, const char *name);
 
 #endif
