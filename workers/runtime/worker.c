@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "chan.h"
-#include "limits.h"
+#include "xlimits.h"
 #include "log.h"
 #include "sandbox.h"
 #include "slice.h"
