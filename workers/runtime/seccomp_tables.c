@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -181,6 +182,9 @@ static const struct sbx_argrule sbx_argrules[] = {
 	{SCMP_SYS(clone3), ALL, ENOSYS, 0, {{0}}},
 	/* signals to this process only (raise, abort, pthread_kill) */
 	{SCMP_SYS(tgkill), ALL, 0, 1, {{0, SCMP_CMP_EQ, SBX_SELF_PID, 0}}},
+	/* thread names (NNG through pthread_setname_np); nothing else of prctl */
+	{SCMP_SYS(prctl), ALL, 0, 1, {{0, SCMP_CMP_EQ, PR_SET_NAME, 0}}},
+	{SCMP_SYS(prctl), ALL, 0, 1, {{0, SCMP_CMP_EQ, PR_GET_NAME, 0}}},
 	/* reading limits is fine (glibc pthread), changing them is not */
 	{SCMP_SYS(prlimit64), ALL, 0, 1, {{2, SCMP_CMP_EQ, 0, 0}}},
 	/* no executable mappings after the sandbox in the jailed roles (modules are loaded
@@ -208,7 +212,7 @@ static const struct sbx_argrule sbx_argrules[] = {
 };
 
 /* Explicitly never allowed (they are absent from the tables above; listed here so a test
- * and a reader can check it): process control, privileges, kernel attack surface. */
+ * and a reader can check it; prctl is allowed only for thread names): process control, privileges, kernel attack surface. */
 const int sbx_forbidden[] = {
 	SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(fork), SCMP_SYS(vfork),
 	SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
@@ -216,7 +220,7 @@ const int sbx_forbidden[] = {
 	SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(setuid), SCMP_SYS(setgid),
 	SCMP_SYS(setreuid), SCMP_SYS(setregid), SCMP_SYS(setresuid), SCMP_SYS(setresgid),
 	SCMP_SYS(setgroups), SCMP_SYS(setfsuid), SCMP_SYS(setfsgid), SCMP_SYS(capset),
-	SCMP_SYS(prctl), SCMP_SYS(seccomp), SCMP_SYS(keyctl), SCMP_SYS(add_key),
+	SCMP_SYS(seccomp), SCMP_SYS(keyctl), SCMP_SYS(add_key),
 	SCMP_SYS(request_key), SCMP_SYS(bpf), SCMP_SYS(perf_event_open), SCMP_SYS(kexec_load),
 	SCMP_SYS(kexec_file_load), SCMP_SYS(init_module), SCMP_SYS(finit_module),
 	SCMP_SYS(delete_module), SCMP_SYS(userfaultfd), SCMP_SYS(io_uring_setup),
