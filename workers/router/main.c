@@ -1,0 +1,92 @@
+/* xmppd-router: sessions, routes and delivery. Listens for every stream worker's link and for
+ * the storage pool; holds no sockets to the outside, no secrets, no files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rtr.h"
+#include "slice.h"
+#include "tlv.h"
+#include "worker.h"
+
+struct rtr_env *env;
+
+static void read_slice(const struct wrk_boot *b, uint32_t *nc2s, uint32_t *nhttp)
+{
+	struct rbuf r;
+	struct tlv t;
+	rbuf_init(&r, b->slice.data, b->slice.len);
+	while (tlv_next(&r, &t) == 1) {
+		if (t.tag == SL_NC2S)
+			tlv_u32(&t, nc2s);
+		else if (t.tag == SL_NHTTP)
+			tlv_u32(&t, nhttp);
+		else if (t.tag == SL_VHOST) {
+			char **v = realloc(env->vhosts, (env->nvhosts + 1) * sizeof(char *));
+			if (!v || !(v[env->nvhosts] = tlv_strdup(&t)))
+				fatal("bad vhost in slice", "");
+			env->vhosts = v;
+			env->nvhosts++;
+		}
+	}
+	if (*nc2s > MAX_WORKERS_PER_ROLE || *nhttp > MAX_WORKERS_PER_ROLE || !env->nvhosts)
+		fatal_config("router slice lacks vhosts or has too many links", "");
+}
+
+static void open_links(const struct wrk_boot *b, uint32_t nc2s, uint32_t nhttp)
+{
+	const struct link_opts opts = {.replay = 0, .auto_ack = 0};
+	char url[4200];
+
+	env->links = calloc(nc2s + nhttp, sizeof(*env->links));
+	if (!env->links)
+		fatal("out of memory", "");
+	for (uint32_t i = 0; i < nc2s + nhttp; i++) {
+		struct rtr_link *l = &env->links[env->nlinks];
+		char file[64];
+		snprintf(l->name, sizeof(l->name), "%s.%u", i < nc2s ? "c2s" : "http", i < nc2s ? i : i - nc2s);
+		snprintf(file, sizeof(file), "%s.sock", l->name);
+		wrk_ipc_url(b, file, url, sizeof(url));
+		l->index = env->nlinks;
+		l->link = link_listen(env->loop, url, &opts, &rtr_link_ops, l);
+		if (!l->link)
+			fatal("cannot listen for a stream worker", "url=\"%s\"", url);
+		env->nlinks++;
+	}
+	wrk_ipc_url(b, "storage.sock", url, sizeof(url));
+	env->storage = storeq_listen(env->loop, url);
+	if (!env->storage)
+		fatal("cannot listen for the storage workers", "url=\"%s\"", url);
+}
+
+static void stop(void *arg)
+{
+	(void)arg;
+	ev_break(env->loop, EVBREAK_ALL);
+}
+
+int main(void)
+{
+	static struct rtr_env the_env;
+	struct wrk_boot boot;
+	uint32_t nc2s = 0, nhttp = 0;
+
+	env = &the_env;
+	wrk_boot_read(&boot);
+	read_slice(&boot, &nc2s, &nhttp);
+	env->loop = ev_default_loop(EVFLAG_AUTO);
+	if (rtr_routes_init() < 0)
+		fatal("out of memory", "");
+	wrk_sandbox(&boot);
+	open_links(&boot, nc2s, nhttp);
+	wrk_chan_start(env->loop, NULL, NULL, env);
+	wrk_signals(env->loop, stop, env);
+	wrk_ready();
+	log_info("router ready", "links=%u vhosts=%u", env->nlinks, env->nvhosts);
+	ev_run(env->loop, 0);
+	for (unsigned i = 0; i < env->nlinks; i++)
+		link_close(env->links[i].link);
+	storeq_client_close(env->storage);
+	return 0;
+}

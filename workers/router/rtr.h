@@ -1,0 +1,84 @@
+/* The router's state: links to the stream workers, the routing table, the storage pool, and
+ * the acknowledgement bookkeeping that lets a router crash lose nothing acknowledged. */
+#ifndef XMPPD_RTR_H
+#define XMPPD_RTR_H
+#include <ev.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "link.h"
+#include "storeq.h"
+#include "xe.h"
+
+struct rtr_inflight;	/* an inbound frame whose consequences are not all acknowledged yet */
+struct rtr_outrec;	/* an outbound frame and the inbound frame it came from */
+
+struct rtr_link {
+	char name[32];		/* "c2s.0" */
+	unsigned index;
+	struct link *link;
+	struct rtr_inflight *in_head, *in_tail;
+	struct rtr_outrec *out_head, *out_tail;
+	uint64_t bad_envelopes, denied;
+	uint64_t gen;		/* bumped when the peer process changes */
+};
+
+struct rtr_session {
+	struct rtr_link *link;
+	uint64_t sid;
+	char *full;		/* "node@domain/resource", as bound */
+	const char *resource;	/* points into full */
+	int priority;
+	int available;		/* has sent available presence */
+	struct rtr_session *next_in_user, *next_by_sid;
+	struct rtr_user *user;
+};
+
+struct rtr_user {
+	char *bare;		/* lower-cased node@domain */
+	struct rtr_session *sessions;
+	struct rtr_user *next;
+};
+
+struct rtr_env {
+	struct ev_loop *loop;
+	struct rtr_link *links;
+	unsigned nlinks;
+	struct storeq_client *storage;
+	char **vhosts;
+	unsigned nvhosts;
+	struct rtr_user **users;	/* hash by bare JID */
+	size_t nusers_buckets;
+	struct rtr_session **by_sid;	/* hash by (link, sid) */
+	size_t nsid_buckets;
+	size_t nsessions;
+	struct rtr_inflight *current;	/* the inbound frame being processed */
+	struct rtr_link *current_link;
+	uint64_t dropped_sends;
+};
+
+extern struct rtr_env *env;	/* the one mutable global of the router */
+
+/* routes.c */
+int rtr_routes_init(void);
+struct rtr_session *rtr_session_bind(struct rtr_link *l, uint64_t sid, const char *full, size_t len);
+void rtr_session_unbind(struct rtr_session *s);
+struct rtr_session *rtr_session_by_sid(const struct rtr_link *l, uint64_t sid);
+struct rtr_user *rtr_user_find(const char *bare, size_t len);
+struct rtr_session *rtr_session_by_full(const char *full, size_t len);
+void rtr_link_drop_sessions(struct rtr_link *l);
+int rtr_is_local_domain(const char *d, size_t len);
+
+/* deliver.c */
+void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m);
+void rtr_route_event(struct rtr_link *l, const struct xe_msg *m);
+
+/* links.c */
+/* Sends an envelope to a link on behalf of env->current (its ack waits for this one). */
+int rtr_send(struct rtr_link *l, const struct xe_msg *m);
+int rtr_send_to_session(const struct rtr_session *s, const struct xe_msg *m);
+
+
+
+extern const struct link_ops rtr_link_ops;
+#endif
