@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -552,12 +553,21 @@ static void test_stale_temp_removed(void **state)
 	char path[256];
 	struct stat st;
 
+	char fresh[256];
+	struct timespec old[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+
 	snprintf(path, sizeof(path), "%s/localhost/accounts/.tmp.0123456789abcdef", fx->dir);
+	snprintf(fresh, sizeof(fresh), "%s/localhost/accounts/.tmp.fedcba9876543210", fx->dir);
 	write_file(path, "half", 4);
+	write_file(fresh, "busy", 4);	/* another worker's write in progress */
+	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
 	sto_env_close(&fx->env);
 	open_env(fx);
 	if (stat(path, &st) == 0)
 		fail_msg("case stale temp: left behind after reopen");
+	if (stat(fresh, &st) != 0)
+		fail_msg("case fresh temp: another writer's file was removed");
+	unlink(fresh);
 }
 
 static void envelope(struct buf *out, uint8_t kind, uint32_t reqid, const struct buf *body)

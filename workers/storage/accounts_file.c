@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -18,6 +19,7 @@
 
 #define STO_RECORD_MAGIC "xmppd-account 1"
 #define STO_TMP_PREFIX ".tmp."
+#define STO_TMP_STALE_S 60	/* a temp file lives for milliseconds unless its writer died */
 
 struct sto_file {
 	int datafd;
@@ -97,9 +99,12 @@ static int sto_open_subdir(int parent, const char *name)
 	return openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* Temp files are only ever left by a crash between create and rename. */
+/* Temp files are only ever left by a crash between create and rename. Another storage
+ * worker may be writing one right now, so only old ones are stale. */
 static int sto_remove_stale(int dirfd)
 {
+	time_t now = time(NULL);
+	struct stat st;
 	int fd = dup(dirfd);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *e;
@@ -111,7 +116,9 @@ static int sto_remove_stale(int dirfd)
 	}
 	rewinddir(d);
 	while ((e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, STO_TMP_PREFIX, sizeof(STO_TMP_PREFIX) - 1) == 0)
+		if (strncmp(e->d_name, STO_TMP_PREFIX, sizeof(STO_TMP_PREFIX) - 1) == 0 &&
+		    fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_mtime + STO_TMP_STALE_S < now)
 			unlinkat(dirfd, e->d_name, 0);
 	closedir(d);
 	return 0;
