@@ -11,7 +11,7 @@ enum sto_mech { STO_MECH_SHA1, STO_MECH_SHA256, STO_MECH_COUNT };
 #define STO_SALT_LEN		16u	/* salts we generate */
 #define STO_SALT_MAX		64u	/* salts we accept in records and from tests */
 #define STO_SCRAM_ITER_MIN	4096u	/* RFC 5802 §5.1: at least 4096 */
-#define STO_SCRAM_ITER_MAX	10000000u
+#define STO_SCRAM_ITER_MAX	(1u << 24)	/* the configuration parser's bound too */
 #define STO_PASSWORD_MAX	1023u	/* bytes, before and after SASLprep */
 #define STO_AUTHMSG_MAX		(3u * 4096u)	/* three SASL messages of SCRAM_MAX_MSG */
 
