@@ -1,0 +1,132 @@
+/* Shared state of the c2s worker: the process environment, one connection (= one client stream
+ * and, once bound, one session) and the functions the role files offer each other. */
+#ifndef XMPPD_C2S_H
+#define XMPPD_C2S_H
+#include <ev.h>
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "link.h"
+#include "sasl.h"
+#include "worker.h"
+#include "xml.h"
+
+#define C2S_READ_CHUNK 16384u		/* one read from a socket */
+#define C2S_READS_PER_EVENT 4		/* then other connections get their turn */
+#define C2S_OUT_MAX (4u << 20)		/* bytes queued for a client before we give up on it */
+#define C2S_CLOSE_LINGER 5.0		/* seconds to flush a closing stream */
+#define C2S_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
+
+struct c2s_vhost {
+	char *name;
+	SSL_CTX *tls;		/* NULL when the slice carried no certificate */
+	int require_tls;
+};
+
+enum c2s_tls_state { C2S_TLS_NONE, C2S_TLS_PENDING, C2S_TLS_HANDSHAKE, C2S_TLS_UP };
+
+struct c2s_conn {
+	struct c2s_conn *prev, *next;		/* every connection */
+	struct c2s_conn *sid_next, *req_next, *jid_next;	/* hash chains */
+	int fd;
+	ev_io rio, wio;
+	ev_timer timer;			/* unauthenticated timeout, then close linger */
+	SSL *ssl;
+	int tls;			/* enum c2s_tls_state */
+	int read_wants_write, write_wants_read;
+	struct c2s_xml *xml;
+	struct buf out;
+	const struct c2s_vhost *vh;
+	uint64_t sid;
+	uint32_t reqid;			/* pending AUTH_REQ, 0 when none */
+	struct c2s_scram *scram;	/* during SASL only */
+	int sasl_wait_first;		/* <auth/> came without an initial response */
+	unsigned hdr_sent : 1, authed : 1, bound : 1, closing : 1, restart : 1, in_read : 1,
+	    freed_later : 1, direct_tls : 1;
+	char *user;			/* localpart after SASL */
+	char *jid;			/* full JID after bind */
+	char *presence;			/* last broadcast presence, as forwarded */
+	int32_t priority;
+};
+
+struct c2s_counters {
+	uint64_t unknown_sid, bad_envelope, stale_auth, dropped_kind, send_errors;
+};
+
+struct c2s_env {
+	struct ev_loop *loop;
+	struct wrk_boot boot;
+	struct c2s_vhost *vhosts;
+	size_t nvhosts;
+	size_t stanza_size;
+	unsigned unauth_timeout;
+	struct link *link;
+	ev_io lio[WRK_MAX_LISTENERS];
+	int ltls[WRK_MAX_LISTENERS];
+	unsigned nlisteners;
+	struct c2s_conn *conns;
+	size_t nconns;
+	uint64_t next_sid;
+	uint32_t next_reqid;
+	struct buf backlog;		/* envelopes link_send refused (ENOBUFS): u32 len, bytes */
+	int paused;			/* client reads stopped until the backlog drains */
+	struct buf scratch;
+	struct c2s_counters cnt;
+	uint8_t rbuf[C2S_READ_CHUNK];
+};
+
+/* The one mutable global of the process (STYLE: one env per process). */
+extern struct c2s_env *env;
+
+/* conn.c */
+void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
+int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n);
+int c2s_conn_send_str(struct c2s_conn *c, const char *s);
+void c2s_conn_close(struct c2s_conn *c, int graceful);
+void c2s_conn_pause_all(void);
+void c2s_conn_resume_all(void);
+void c2s_conn_start_tls(struct c2s_conn *c);
+
+/* tls.c */
+SSL_CTX *c2s_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);
+void c2s_tls_ctx_free(SSL_CTX *ctx);
+int c2s_tls_begin(struct c2s_conn *c);		/* 0 or -1 */
+int c2s_tls_handshake(struct c2s_conn *c);	/* 1 done, 0 in progress, -1 failed */
+ssize_t c2s_tls_read(struct c2s_conn *c, void *p, size_t n);	/* -1 + EAGAIN when blocked */
+ssize_t c2s_tls_write(struct c2s_conn *c, const void *p, size_t n);
+void c2s_tls_end(struct c2s_conn *c);
+
+/* stream.c */
+extern const struct c2s_xml_ops c2s_stream_ops;
+void c2s_stream_error(struct c2s_conn *c, const char *cond);
+const struct c2s_vhost *c2s_vhost_find(const char *name);
+int c2s_stream_restart(struct c2s_conn *c);
+
+/* auth.c */
+int c2s_auth_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
+void c2s_auth_reply(uint32_t reqid, int is_error, const uint8_t *body, size_t len);
+void c2s_auth_abandon(struct c2s_conn *c);
+
+/* session.c */
+void c2s_sess_add(struct c2s_conn *c);			/* by sid */
+void c2s_sess_remove(struct c2s_conn *c);		/* every table */
+struct c2s_conn *c2s_sess_by_sid(uint64_t sid);
+struct c2s_conn *c2s_sess_by_jid(const char *jid);
+int c2s_sess_bind_jid(struct c2s_conn *c, const char *jid);	/* takes a copy */
+void c2s_sess_req_add(struct c2s_conn *c);
+void c2s_sess_req_remove(struct c2s_conn *c);
+struct c2s_conn *c2s_sess_by_reqid(uint32_t reqid);
+
+/* stanza.c */
+int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
+
+/* router_link.c */
+int c2s_rl_start(void);
+int c2s_rl_send(uint8_t kind, uint8_t stype, uint64_t sid, uint32_t reqid, const char *from,
+		const char *to, const void *body, size_t len);
+void c2s_rl_bind(struct c2s_conn *c);
+void c2s_rl_unbind(struct c2s_conn *c);
+
+#endif

@@ -1,0 +1,301 @@
+/* Client connections of c2s: accept, non-blocking reads into the XML parser, buffered writes,
+ * TLS handshakes on the loop, timeouts, pausing and closing. A bad client closes only itself. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "c2s.h"
+#include "log.h"
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static void set_active(ev_io *w, int on)
+{
+	if (on && !ev_is_active(w))
+		ev_io_start(env->loop, w);
+	else if (!on && ev_is_active(w))
+		ev_io_stop(env->loop, w);
+}
+
+static void conn_watchers(struct c2s_conn *c)
+{
+	int r, w;
+	if (c->tls == C2S_TLS_HANDSHAKE) {
+		r = !c->read_wants_write;
+		w = c->read_wants_write;
+	} else {
+		r = (!c->closing && !env->paused && c->tls != C2S_TLS_PENDING) || c->write_wants_read;
+		w = (c->out.len > 0 && !c->write_wants_read) || c->read_wants_write;
+	}
+	set_active(&c->rio, r);
+	set_active(&c->wio, w);
+}
+
+static void conn_destroy(struct c2s_conn *c)
+{
+	if (c->in_read) {
+		c->freed_later = 1;
+		return;
+	}
+	ev_io_stop(env->loop, &c->rio);
+	ev_io_stop(env->loop, &c->wio);
+	ev_timer_stop(env->loop, &c->timer);
+	c2s_tls_end(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	c2s_xml_free(c->xml);
+	buf_free(&c->out);
+	if (c->scram) {
+		c2s_scram_clear(c->scram);
+		free(c->scram);
+	}
+	free(c->user);
+	free(c->jid);
+	free(c->presence);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		env->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	env->nconns--;
+	free(c);
+}
+
+void c2s_conn_close(struct c2s_conn *c, int graceful)
+{
+	if (!c->closing) {
+		c->closing = 1;
+		if (c->bound)
+			c2s_rl_unbind(c);
+		c2s_auth_abandon(c);
+		c2s_sess_remove(c);
+		ev_timer_stop(env->loop, &c->timer);
+		if (graceful) {
+			ev_timer_set(&c->timer, C2S_CLOSE_LINGER, 0.);
+			ev_timer_start(env->loop, &c->timer);
+		}
+	}
+	if (!graceful || c->out.len == 0 || c->tls == C2S_TLS_HANDSHAKE) {
+		conn_destroy(c);
+		return;
+	}
+	conn_watchers(c);
+}
+
+/* Writes what is queued; -1 when the connection broke. */
+static int conn_flush(struct c2s_conn *c)
+{
+	while (c->out.len > 0 && c->tls != C2S_TLS_HANDSHAKE) {
+		ssize_t n = c->tls == C2S_TLS_UP
+				    ? c2s_tls_write(c, c->out.data, c->out.len)
+				    : send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	if (c->out.len == 0)
+		buf_free(&c->out);	/* idle sessions keep no write buffer */
+	return 0;
+}
+
+int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n)
+{
+	if (c->closing)
+		return -1;
+	if (c->out.len + n > C2S_OUT_MAX) {
+		log_notice("client does not read, closing", "sid=%llu", (unsigned long long)c->sid);
+		c2s_conn_close(c, 0);
+		return -1;
+	}
+	if (buf_put(&c->out, p, n) < 0)
+		return -1;
+	if (c->in_read)
+		return 0;	/* flushed when the read step ends */
+	if (conn_flush(c) < 0) {
+		c2s_conn_close(c, 0);
+		return -1;
+	}
+	conn_watchers(c);
+	return 0;
+}
+
+int c2s_conn_send_str(struct c2s_conn *c, const char *s) { return c2s_conn_send(c, s, strlen(s)); }
+
+void c2s_conn_start_tls(struct c2s_conn *c)
+{
+	c->tls = C2S_TLS_PENDING;	/* the handshake starts once <proceed/> is on the wire */
+}
+
+/* One read; returns 1 to read again, 0 to stop. */
+static int conn_read_once(struct c2s_conn *c)
+{
+	ssize_t n = c->tls == C2S_TLS_UP ? c2s_tls_read(c, env->rbuf, sizeof(env->rbuf))
+					 : recv(c->fd, env->rbuf, sizeof(env->rbuf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		c2s_conn_close(c, 0);
+		return 0;
+	}
+	int r = c2s_xml_feed(c->xml, env->rbuf, (size_t)n);
+	if (r < 0) {
+		log_info("stream error", "sid=%llu reason=\"%s\"", (unsigned long long)c->sid,
+			 c2s_xml_strerror(r));
+		c2s_stream_error(c, c2s_xml_condition(r));
+		return 0;
+	}
+	if (r == C2S_XML_STOPPED) {
+		if (c->closing)
+			return 0;
+		if (c->restart && c2s_stream_restart(c) < 0) {
+			c2s_conn_close(c, 0);
+			return 0;
+		}
+		return c->tls != C2S_TLS_PENDING;	/* after <starttls/> the rest is dropped */
+	}
+	c2s_xml_trim(c->xml);
+	return 1;
+}
+
+static void conn_tls_step(struct c2s_conn *c)
+{
+	if (c->tls == C2S_TLS_PENDING && c->out.len == 0) {
+		if (c2s_tls_begin(c) < 0) {
+			c2s_conn_close(c, 0);
+			return;
+		}
+	}
+	if (c->tls != C2S_TLS_HANDSHAKE)
+		return;
+	int r = c2s_tls_handshake(c);
+	if (r < 0)
+		c2s_conn_close(c, 0);
+}
+
+static void conn_step(struct c2s_conn *c)
+{
+	c->in_read = 1;
+	conn_tls_step(c);
+	for (int i = 0; i < C2S_READS_PER_EVENT && !c->closing && !env->paused &&
+			(c->tls == C2S_TLS_NONE || c->tls == C2S_TLS_UP);
+	     i++)
+		if (!conn_read_once(c))
+			break;
+	if (!c->freed_later && conn_flush(c) < 0)
+		c2s_conn_close(c, 0);
+	if (!c->freed_later && !c->closing && c->tls == C2S_TLS_PENDING && c->out.len == 0)
+		conn_tls_step(c);
+	c->in_read = 0;
+	if (c->freed_later || (c->closing && c->out.len == 0)) {
+		c->freed_later = 0;
+		conn_destroy(c);
+		return;
+	}
+	conn_watchers(c);
+}
+
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	conn_step(w->data);
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct c2s_conn *c = w->data;
+	if (c->closing) {
+		conn_destroy(c);	/* the client did not take its last bytes in time */
+		return;
+	}
+	if (!c->bound)
+		c2s_stream_error(c, "connection-timeout");
+}
+
+static void conn_new(int fd, int direct_tls)
+{
+	struct c2s_conn *c = calloc(1, sizeof(*c));
+	struct c2s_xml_limits lim = {env->stanza_size, 0};
+	if (!c || !(c->xml = c2s_xml_new(&lim, &c2s_stream_ops, c))) {
+		free(c);
+		close(fd);
+		return;
+	}
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	c->sid = ++env->next_sid;
+	ev_io_init(&c->rio, conn_io_cb, fd, EV_READ);
+	ev_io_init(&c->wio, conn_io_cb, fd, EV_WRITE);
+	ev_timer_init(&c->timer, conn_timer_cb, (double)env->unauth_timeout, 0.);
+	c->rio.data = c->wio.data = c->timer.data = c;
+	c->next = env->conns;
+	if (env->conns)
+		env->conns->prev = c;
+	env->conns = c;
+	env->nconns++;
+	c2s_sess_add(c);
+	ev_timer_start(env->loop, &c->timer);
+	if (direct_tls) {
+		c->direct_tls = 1;
+		if (c2s_tls_begin(c) < 0) {
+			log_err("no certificate for direct TLS", "sid=%llu", (unsigned long long)c->sid);
+			c2s_conn_close(c, 0);
+			return;
+		}
+	}
+	conn_watchers(c);
+}
+
+void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	int direct_tls = env->ltls[w - env->lio];
+	for (;;) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			conn_new(fd, direct_tls);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			log_warn("accept failed", "errno=%d", errno);
+		return;
+	}
+}
+
+void c2s_conn_pause_all(void)
+{
+	if (env->paused)
+		return;
+	env->paused = 1;
+	log_notice("router link window full, pausing client reads", "unacked=%zu",
+		   env->link ? link_unacked(env->link) : (size_t)0);
+	for (struct c2s_conn *c = env->conns; c; c = c->next)
+		if (!c->in_read)
+			conn_watchers(c);
+}
+
+void c2s_conn_resume_all(void)
+{
+	if (!env->paused)
+		return;
+	env->paused = 0;
+	for (struct c2s_conn *c = env->conns; c; c = c->next) {
+		if (c->closing)
+			continue;
+		conn_watchers(c);
+		ev_feed_event(env->loop, &c->rio, EV_READ);	/* TLS may hold decrypted bytes */
+	}
+}
