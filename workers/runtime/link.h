@@ -43,12 +43,36 @@ struct link *link_listen(struct ev_loop *loop, const char *url, const struct lin
 struct link *link_dial(struct ev_loop *loop, const char *url, const struct link_opts *o,
 		       const struct link_ops *ops, void *arg);
 /* Copies env; assigns the next sequence number (returned in *seq when seq != NULL).
+ * Frames still unacknowledged when a new peer says HELLO are renumbered after what the
+ * LINK_PEER_NEW callback sends (frames queued before the first peer included), so a seq is
+ * only final once the peer is up; ops->acked always speaks of the current numbers.
  * -1 (errno ENOBUFS) when the unacknowledged window is full: the caller keeps the stanza. */
 int link_send(struct link *l, const uint8_t *env, size_t len, uint64_t *seq);
 /* With auto_ack 0: everything received up to seq is done and may be acknowledged. */
 void link_done_upto(struct link *l, uint64_t seq);
+/* Number of frames sent (or waiting to be sent) that the peer has not acknowledged yet. */
 size_t link_unacked(const struct link *l);
 uint64_t link_peer_epoch(const struct link *l);
+/* Closes the socket and frees l; no callback runs afterwards. May be called from inside
+ * one of l's own callbacks (the memory is then freed once the callback has returned). */
 void link_close(struct link *l);
+
+/* Counters for stats and tests. Malformed frames are dropped and counted, never trusted. */
+struct link_stats {
+	uint64_t frames_sent;	/* DATA frames handed to NNG, replays included */
+	uint64_t frames_recv;	/* DATA frames delivered to ops->recv */
+	uint64_t frames_bad;	/* short, bad magic, unknown type, bad payload, impossible ack */
+	uint64_t frames_dup;	/* DATA with seq <= last delivered: dropped */
+	uint64_t frames_stale;	/* DATA/ACK before any HELLO from the peer: dropped */
+	uint64_t replayed;	/* unacknowledged frames renumbered and resent to a new peer */
+	uint64_t acks_sent;	/* ACK frames (piggy-backed acks not counted) */
+	uint64_t peers;		/* LINK_PEER_NEW events */
+};
+struct link_stats link_stats(const struct link *l);
+/* This process's random epoch, as sent in HELLO; a link keeps the epoch current when it
+ * was opened. link_new_epoch() draws a new one for links opened afterwards, so a test can
+ * play a restarted peer inside one process. */
+uint64_t link_epoch(void);
+void link_new_epoch(void);
 
 #endif

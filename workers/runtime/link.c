@@ -1,0 +1,545 @@
+/* Stanza links (link.h): NNG pair1 with sequence numbers, cumulative acks and replay.
+ * Frames from the peer are untrusted: malformed ones are counted and dropped, never acted on. */
+#include "link.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "buf.h"
+#include "log.h"
+#include "nngev.h"
+#include "xe.h"
+#include "xlimits.h"
+
+#define LINK_MAGIC	0x584C4B31u	/* "XLK1" */
+#define LINK_HDR_LEN	24u
+#define LINK_BUFS	256		/* NNG RECVBUF/SENDBUF, in messages */
+#define LINK_ENV_MAX	(XE_HDR_LEN + 2u * XE_MAX_JID + XE_MAX_BODY)
+#define LINK_RECONN_MIN_MS 50
+#define LINK_RECONN_MAX_MS 1000
+
+enum link_frame_type { LINK_F_DATA = 1, LINK_F_ACK, LINK_F_HELLO };
+
+/* One sent envelope kept until the peer acknowledges it. */
+struct link_frame {
+	struct link_frame *next;
+	uint64_t seq;
+	size_t len;
+	uint8_t env[];
+};
+
+struct link {
+	struct nev_sock nev;
+	struct ev_loop *loop;
+	struct link_opts o;
+	const struct link_ops *ops;
+	void *arg;
+	uint64_t epoch;			/* ours, sent in HELLO */
+	uint64_t peer_epoch;		/* 0 until the first HELLO */
+	uint32_t hello_pipe;		/* pipe our HELLO went out on */
+	uint32_t ready_pipe;		/* pipe the peer's HELLO came on; 0 = peer not ready */
+	uint32_t removed_pipe;		/* last pipe NNG removed: its late HELLO is ignored */
+	int hello_pending;		/* our HELLO hit NNG_EAGAIN */
+	/* sending */
+	uint64_t next_seq;
+	uint64_t sent_max;		/* highest seq handed to NNG (acks above it are bogus) */
+	struct link_frame *head, *tail, *next_send;
+	size_t nframes, nbytes;
+	/* receiving, reset for each new peer epoch */
+	uint64_t delivered, done, ack_sent;
+	ev_prepare ackw;		/* sends a pending ACK once the loop has drained its events */
+	ev_timer reaper;		/* frees a link closed from inside its own callback */
+	int depth, closing;
+	struct link_stats st;
+};
+
+/* One epoch per process, so every peer sees a restart of this process on every link;
+ * global because it belongs to the process, not to a link. */
+static uint64_t link_process_epoch;
+
+void link_new_epoch(void)
+{
+	uint64_t old = link_process_epoch;
+	link_process_epoch = 0;
+	while (link_epoch() == old)
+		link_process_epoch = 0;
+}
+
+uint64_t link_epoch(void)
+{
+	while (link_process_epoch == 0) {
+		uint64_t e;
+		if (getrandom(&e, sizeof(e), 0) != (ssize_t)sizeof(e))
+			fatal("getrandom failed for the link epoch", "errno=%d", errno);
+		link_process_epoch = e;
+	}
+	return link_process_epoch;
+}
+
+static nng_msg *link_frame_msg(uint32_t type, uint64_t seq, uint64_t ack, const void *payload,
+			       size_t len)
+{
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0)
+		return NULL;
+	if (nng_msg_append_u32(m, LINK_MAGIC) != 0 || nng_msg_append_u32(m, type) != 0 ||
+	    nng_msg_append_u64(m, seq) != 0 || nng_msg_append_u64(m, ack) != 0 ||
+	    (len && nng_msg_append(m, payload, len) != 0)) {
+		nng_msg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* 0 sent, 1 the socket is full (retry on writable), -1 failed (logged). */
+static int link_xmit(struct link *l, nng_msg *m)
+{
+	if (!m) {
+		log_err("link frame allocation failed", "%s", "");
+		return -1;
+	}
+	int rv = nev_send(&l->nev, m);
+	if (rv == 0)
+		return 0;
+	nng_msg_free(m);
+	if (rv == NNG_EAGAIN)
+		return 1;
+	if (rv != NNG_ECLOSED)
+		log_warn("link send failed", "err=\"%s\"", nng_strerror(rv));
+	return -1;
+}
+
+static int link_send_hello(struct link *l)
+{
+	uint8_t e[8];
+	uint64_t epoch = l->epoch;
+	for (int i = 0; i < 8; i++)
+		e[i] = (uint8_t)(epoch >> (56 - 8 * i));
+	int rc = link_xmit(l, link_frame_msg(LINK_F_HELLO, 0, l->done, e, sizeof(e)));
+	l->hello_pending = rc == 1;
+	if (rc == 0 && l->done > l->ack_sent)
+		l->ack_sent = l->done;
+	return rc;
+}
+
+/* Sends what is due, in order: our HELLO, then unsent DATA (once the peer said HELLO),
+ * then a bare ACK if nothing carried the latest ack. Stops at the first full socket. */
+static void link_flush(struct link *l)
+{
+	if (l->closing)
+		return;
+	if (l->hello_pending && link_send_hello(l) != 0)
+		return;
+	if (!l->ready_pipe)
+		return;
+	while (l->next_send) {
+		struct link_frame *f = l->next_send;
+		if (link_xmit(l, link_frame_msg(LINK_F_DATA, f->seq, l->done, f->env, f->len)) != 0)
+			return;
+		l->ack_sent = l->done;
+		if (f->seq > l->sent_max)
+			l->sent_max = f->seq;
+		l->st.frames_sent++;
+		l->next_send = f->next;
+	}
+	if (l->done > l->ack_sent &&
+	    link_xmit(l, link_frame_msg(LINK_F_ACK, 0, l->done, NULL, 0)) == 0) {
+		l->ack_sent = l->done;
+		l->st.acks_sent++;
+	}
+}
+
+static void link_ack_due(struct link *l)
+{
+	if (l->done > l->ack_sent && !ev_is_active(&l->ackw))
+		ev_prepare_start(l->loop, &l->ackw);
+}
+
+static void link_ack_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)revents;
+	struct link *l = w->data;
+	ev_prepare_stop(loop, w);
+	link_flush(l);
+}
+
+static void link_free(struct link *l)
+{
+	struct link_frame *f = l->head;
+	while (f) {
+		struct link_frame *next = f->next;
+		free(f);
+		f = next;
+	}
+	nev_destroy(&l->nev);
+	free(l);
+}
+
+static void link_reaper_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	link_free(w->data);
+}
+
+/* Callbacks into the application go through these, so link_close inside one is safe:
+ * after each call the caller checks l->closing and stops touching the link. */
+static void link_cb_recv(struct link *l, uint64_t seq, const uint8_t *p, size_t n)
+{
+	l->depth++;
+	l->ops->recv(l->arg, l, seq, p, n);
+	l->depth--;
+}
+
+static void link_cb_event(struct link *l, int event)
+{
+	if (!l->ops->event)
+		return;
+	l->depth++;
+	l->ops->event(l->arg, l, event);
+	l->depth--;
+}
+
+static void link_cb_acked(struct link *l, uint64_t upto)
+{
+	if (!l->ops->acked)
+		return;
+	l->depth++;
+	l->ops->acked(l->arg, l, upto);
+	l->depth--;
+}
+
+/* The peer acknowledged everything up to ack: trim the window. */
+static void link_take_ack(struct link *l, uint64_t ack)
+{
+	if (ack == 0 || ack <= (l->head ? l->head->seq - 1 : l->sent_max))
+		return;		/* nothing new */
+	if (ack > l->sent_max) {
+		l->st.frames_bad++;	/* acknowledges what was never sent */
+		return;
+	}
+	while (l->head && l->head->seq <= ack) {
+		struct link_frame *f = l->head;
+		l->head = f->next;
+		if (l->next_send == f)
+			l->next_send = f->next;
+		l->nframes--;
+		l->nbytes -= f->len;
+		free(f);
+	}
+	if (!l->head)
+		l->tail = NULL;
+	link_cb_acked(l, ack);
+}
+
+static void link_append(struct link *l, struct link_frame *f)
+{
+	f->next = NULL;
+	f->seq = l->next_seq++;
+	if (l->tail)
+		l->tail->next = f;
+	else
+		l->head = f;
+	l->tail = f;
+	l->nframes++;
+	l->nbytes += f->len;
+	if (!l->next_send)
+		l->next_send = f;
+}
+
+/* A new peer process: reset the receive side, let the application speak first, then
+ * replay (renumbered) or drop what the previous peer never acknowledged. Frames that were
+ * never sent to anyone are kept either way, renumbered after the application's. */
+static void link_new_peer(struct link *l, uint64_t epoch)
+{
+	struct link_frame *old = l->head;
+	uint64_t was_sent = l->sent_max;
+	l->peer_epoch = epoch;
+	l->delivered = l->done = l->ack_sent = 0;
+	l->head = l->tail = l->next_send = NULL;
+	l->nframes = 0;
+	l->nbytes = 0;
+	l->sent_max = l->next_seq - 1;	/* acks from the new peer can only cover new numbers */
+	l->st.peers++;
+	if (!l->o.replay && old && old->seq <= was_sent) {
+		uint64_t dropped_upto = 0;
+		while (old && old->seq <= was_sent) {
+			struct link_frame *next = old->next;
+			dropped_upto = old->seq;
+			free(old);
+			old = next;
+		}
+		link_cb_acked(l, dropped_upto);
+	}
+	if (!l->closing)
+		link_cb_event(l, LINK_PEER_NEW);
+	while (old) {
+		struct link_frame *next = old->next;
+		if (l->closing) {
+			free(old);
+		} else {
+			if (old->seq <= was_sent)
+				l->st.replayed++;
+			link_append(l, old);
+		}
+		old = next;
+	}
+}
+
+static void link_on_hello(struct link *l, uint32_t pipe, uint64_t ack, struct rbuf *r)
+{
+	uint64_t epoch;
+	if (rbuf_get_u64(r, &epoch) < 0 || rbuf_done(r) < 0 || epoch == 0) {
+		l->st.frames_bad++;
+		return;
+	}
+	if (pipe != 0 && pipe == l->removed_pipe)
+		return;		/* from a pipe that is already gone */
+	if (l->hello_pipe != pipe) {
+		/* the HELLO overtook NNG's pipe notification: ours must go first */
+		l->hello_pipe = pipe;
+		link_send_hello(l);
+	}
+	l->ready_pipe = pipe;
+	if (epoch != l->peer_epoch) {
+		link_new_peer(l, epoch);
+		if (l->closing)
+			return;
+	} else {
+		/* the same peer on a new pipe: what it did not acknowledge may be lost */
+		link_take_ack(l, ack);
+		if (l->closing)
+			return;
+		l->next_send = l->head;
+	}
+	link_flush(l);
+}
+
+static void link_on_data(struct link *l, uint64_t seq, uint64_t ack, struct rbuf *r)
+{
+	size_t n = rbuf_left(r);
+	const uint8_t *p;
+	if (seq == 0 || n == 0 || rbuf_get_bytes(r, n, &p) < 0) {
+		l->st.frames_bad++;
+		return;
+	}
+	link_take_ack(l, ack);
+	if (l->closing)
+		return;
+	if (seq <= l->delivered) {
+		l->st.frames_dup++;
+		return;
+	}
+	l->delivered = seq;
+	l->st.frames_recv++;
+	link_cb_recv(l, seq, p, n);
+	if (l->closing)
+		return;
+	if (l->o.auto_ack && seq > l->done) {
+		l->done = seq;
+		link_ack_due(l);
+	}
+}
+
+/* nev recv: one frame from the peer. */
+static void link_nev_recv(void *arg, nng_msg *m)
+{
+	struct link *l = arg;
+	struct rbuf r;
+	uint32_t magic, type;
+	uint64_t seq, ack;
+	uint32_t pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(m));
+	rbuf_init(&r, nng_msg_body(m), nng_msg_len(m));
+	if (rbuf_get_u32(&r, &magic) < 0 || rbuf_get_u32(&r, &type) < 0 ||
+	    rbuf_get_u64(&r, &seq) < 0 || rbuf_get_u64(&r, &ack) < 0 || magic != LINK_MAGIC) {
+		l->st.frames_bad++;
+	} else if (type == LINK_F_HELLO) {
+		link_on_hello(l, pipe, ack, &r);
+	} else if (type != LINK_F_DATA && type != LINK_F_ACK) {
+		l->st.frames_bad++;
+	} else if (l->peer_epoch == 0) {
+		l->st.frames_stale++;	/* sent to a process before us, or before its HELLO */
+	} else if (type == LINK_F_DATA) {
+		link_on_data(l, seq, ack, &r);
+	} else if (seq != 0 || rbuf_done(&r) < 0) {
+		l->st.frames_bad++;
+	} else {
+		link_take_ack(l, ack);
+	}
+	nng_msg_free(m);
+}
+
+static void link_nev_writable(void *arg)
+{
+	link_flush(arg);
+}
+
+static void link_nev_pipe(void *arg, uint32_t pipe, int ev)
+{
+	struct link *l = arg;
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		if (l->hello_pipe != pipe) {
+			l->hello_pipe = pipe;
+			link_send_hello(l);
+		}
+		return;
+	}
+	l->removed_pipe = pipe;
+	if (l->hello_pipe == pipe)
+		l->hello_pipe = 0;
+	if (l->ready_pipe != pipe)
+		return;
+	l->ready_pipe = 0;
+	l->next_send = l->head;	/* unacknowledged frames may have died with the pipe */
+	link_cb_event(l, LINK_PEER_DOWN);
+}
+
+static const struct nev_ops link_nev_ops = {
+	.recv = link_nev_recv,
+	.writable = link_nev_writable,
+	.pipe = link_nev_pipe,
+};
+
+static struct link *link_open(struct ev_loop *loop, const struct link_opts *o,
+			      const struct link_ops *ops, void *arg)
+{
+	nng_socket s;
+	int rv;
+	if (!ops || !ops->recv) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->loop = loop;
+	if (o)
+		l->o = *o;
+	if (!l->o.max_unacked_bytes)
+		l->o.max_unacked_bytes = LINK_MAX_UNACKED;
+	if (!l->o.recv_max)
+		l->o.recv_max = LINK_HDR_LEN + LINK_ENV_MAX;
+	l->ops = ops;
+	l->arg = arg;
+	l->next_seq = 1;
+	ev_prepare_init(&l->ackw, link_ack_cb);
+	l->ackw.data = l;
+	ev_timer_init(&l->reaper, link_reaper_cb, 0., 0.);
+	l->reaper.data = l;
+	l->epoch = link_epoch();
+	if ((rv = nng_pair1_open(&s)) != 0)
+		goto fail;
+	if ((rv = nev_sock_limits(s, LINK_BUFS, LINK_BUFS, l->o.recv_max)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_RECONNMINT, LINK_RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, LINK_RECONN_MAX_MS)) != 0) {
+		nng_close(s);
+		goto fail;
+	}
+	if ((rv = nev_start(&l->nev, loop, s, &link_nev_ops, l)) != 0)
+		goto fail;
+	return l;
+fail:
+	log_err("cannot open a stanza link", "err=\"%s\"", nng_strerror(rv));
+	free(l);
+	errno = EIO;
+	return NULL;
+}
+
+struct link *link_listen(struct ev_loop *loop, const char *url, const struct link_opts *o,
+			 const struct link_ops *ops, void *arg)
+{
+	struct link *l = link_open(loop, o, ops, arg);
+	nng_listener lst;
+	int rv;
+	if (!l)
+		return NULL;
+	if ((rv = nng_listener_create(&lst, l->nev.sock, url)) != 0)
+		goto fail;
+	if (strncmp(url, "ipc://", 6) == 0 &&
+	    (rv = nng_listener_set_int(lst, NNG_OPT_IPC_PERMISSIONS, 0660)) != 0)
+		goto fail;
+	if ((rv = nng_listener_start(lst, 0)) != 0)
+		goto fail;
+	return l;
+fail:
+	log_err("cannot listen for a stanza link", "url=%s err=\"%s\"", url, nng_strerror(rv));
+	link_free(l);
+	errno = rv == NNG_EADDRINUSE ? EADDRINUSE : EIO;
+	return NULL;
+}
+
+struct link *link_dial(struct ev_loop *loop, const char *url, const struct link_opts *o,
+		       const struct link_ops *ops, void *arg)
+{
+	struct link *l = link_open(loop, o, ops, arg);
+	int rv;
+	if (!l)
+		return NULL;
+	/* nonblocking: NNG keeps redialling until the router listens */
+	if ((rv = nng_dial(l->nev.sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		log_err("cannot dial a stanza link", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		link_free(l);
+		errno = EIO;
+		return NULL;
+	}
+	return l;
+}
+
+int link_send(struct link *l, const uint8_t *env, size_t len, uint64_t *seq)
+{
+	if (l->closing) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (len == 0 || len > LINK_ENV_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (l->nframes >= LINK_MAX_UNACKED_MSGS || len > l->o.max_unacked_bytes - l->nbytes ||
+	    l->nbytes > l->o.max_unacked_bytes) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	struct link_frame *f = malloc(sizeof(*f) + len);
+	if (!f)
+		return -1;
+	f->len = len;
+	memcpy(f->env, env, len);
+	link_append(l, f);
+	if (seq)
+		*seq = f->seq;
+	if (!ev_is_active(&l->nev.wio))
+		link_flush(l);
+	return 0;
+}
+
+void link_done_upto(struct link *l, uint64_t seq)
+{
+	if (l->closing || seq <= l->done)
+		return;
+	if (seq > l->delivered)
+		seq = l->delivered;
+	l->done = seq;
+	link_ack_due(l);
+}
+
+size_t link_unacked(const struct link *l) { return l->nframes; }
+uint64_t link_peer_epoch(const struct link *l) { return l->peer_epoch; }
+struct link_stats link_stats(const struct link *l) { return l->st; }
+
+void link_close(struct link *l)
+{
+	if (!l || l->closing)
+		return;
+	l->closing = 1;
+	ev_prepare_stop(l->loop, &l->ackw);
+	nev_close(&l->nev);
+	if (l->depth > 0 || l->nev.in_dispatch)
+		ev_timer_start(l->loop, &l->reaper);	/* freed after the callback returns */
+	else
+		link_free(l);
+}

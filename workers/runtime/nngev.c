@@ -1,0 +1,178 @@
+/* NNG ↔ libev glue (see nngev.h). Only nev_pipe_cb runs on NNG threads, and it only queues
+ * under the mutex and wakes the loop; it must never call back into the owner. */
+#include "nngev.h"
+
+#include <string.h>
+
+#include "log.h"
+
+/* NNG thread: record the event and wake the loop. */
+static void nev_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct nev_sock *n = arg;
+	pthread_mutex_lock(&n->mu);
+	if (n->qlen == NEV_PIPE_QUEUE) {
+		n->pipe_events_lost++;
+	} else {
+		unsigned at = (n->qhead + n->qlen) % NEV_PIPE_QUEUE;
+		n->q[at].pipe_id = (uint32_t)nng_pipe_id(p);
+		n->q[at].ev = (int)ev;
+		n->qlen++;
+	}
+	pthread_mutex_unlock(&n->mu);
+	ev_async_send(n->loop, &n->wake);
+}
+
+/* Loop thread: hand the queued pipe events to the owner, one at a time, so the
+ * owner may close the socket from its callback. */
+static void nev_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct nev_sock *n = w->data;
+	n->in_dispatch++;
+	while (!n->stopped) {
+		struct nev_pipe_event e;
+		pthread_mutex_lock(&n->mu);
+		if (n->qlen == 0) {
+			pthread_mutex_unlock(&n->mu);
+			break;
+		}
+		e = n->q[n->qhead];
+		n->qhead = (n->qhead + 1) % NEV_PIPE_QUEUE;
+		n->qlen--;
+		pthread_mutex_unlock(&n->mu);
+		if (n->ops->pipe)
+			n->ops->pipe(n->arg, e.pipe_id, e.ev);
+	}
+	/* a pipe event may come with messages the recv fd has not signalled yet */
+	if (!n->stopped)
+		nev_poll(n);
+	n->in_dispatch--;
+}
+
+void nev_poll(struct nev_sock *n)
+{
+	int got = 0;
+	while (!n->stopped) {
+		nng_msg *m;
+		int rv = nng_recvmsg(n->sock, &m, NNG_FLAG_NONBLOCK);
+		if (rv == NNG_EAGAIN)
+			break;
+		if (rv != 0) {
+			if (rv != NNG_ECLOSED)
+				log_warn("nng receive failed", "err=\"%s\"", nng_strerror(rv));
+			break;
+		}
+		got = 1;
+		n->ops->recv(n->arg, m);
+	}
+	if (got && !n->stopped && n->ops->drained)
+		n->ops->drained(n->arg);
+}
+
+static void nev_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct nev_sock *n = w->data;
+	n->in_dispatch++;
+	nev_poll(n);
+	n->in_dispatch--;
+}
+
+static void nev_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)revents;
+	struct nev_sock *n = w->data;
+	ev_io_stop(loop, w);
+	n->in_dispatch++;
+	if (!n->stopped && n->ops->writable)
+		n->ops->writable(n->arg);
+	n->in_dispatch--;
+}
+
+int nev_sock_limits(nng_socket s, int recvbuf, int sendbuf, size_t recvmaxsz)
+{
+	int rv;
+	if ((rv = nng_socket_set_int(s, NNG_OPT_RECVBUF, recvbuf)) != 0 ||
+	    (rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, sendbuf)) != 0 ||
+	    (rv = nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, recvmaxsz)) != 0)
+		return rv;
+	return 0;
+}
+
+int nev_start(struct nev_sock *n, struct ev_loop *loop, nng_socket s, const struct nev_ops *ops,
+	      void *arg)
+{
+	int rv, rfd, wfd = -1;
+	memset(n, 0, sizeof(*n));
+	n->loop = loop;
+	n->sock = s;
+	n->ops = ops;
+	n->arg = arg;
+	n->open = 1;
+	if ((rv = nng_socket_get_int(s, NNG_OPT_RECVFD, &rfd)) != 0) {
+		nng_close(s);
+		n->open = 0;
+		return rv;
+	}
+	/* not every protocol can poll for sending; those never report NNG_EAGAIN as a
+	 * reason to wait, so a missing SENDFD is not an error */
+	if (nng_socket_get_int(s, NNG_OPT_SENDFD, &wfd) != 0)
+		wfd = -1;
+	pthread_mutex_init(&n->mu, NULL);
+	ev_io_init(&n->rio, nev_read_cb, rfd, EV_READ);
+	n->rio.data = n;
+	ev_io_init(&n->wio, nev_write_cb, wfd, EV_READ);
+	n->wio.data = n;
+	ev_async_init(&n->wake, nev_wake_cb);
+	n->wake.data = n;
+	ev_async_start(loop, &n->wake);
+	ev_io_start(loop, &n->rio);
+	n->started = 1;
+	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, nev_pipe_cb, n)) != 0 ||
+	    (rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, nev_pipe_cb, n)) != 0) {
+		nev_close(n);
+		return rv;
+	}
+	return 0;
+}
+
+int nev_send(struct nev_sock *n, nng_msg *m)
+{
+	if (n->stopped)
+		return NNG_ECLOSED;
+	int rv = nng_sendmsg(n->sock, m, NNG_FLAG_NONBLOCK);
+	if (rv == NNG_EAGAIN && n->wio.fd >= 0 && !ev_is_active(&n->wio))
+		ev_io_start(n->loop, &n->wio);
+	return rv;
+}
+
+void nev_close(struct nev_sock *n)
+{
+	if (n->stopped)
+		return;
+	n->stopped = 1;
+	if (n->started) {
+		ev_io_stop(n->loop, &n->rio);
+		ev_io_stop(n->loop, &n->wio);
+	}
+	if (n->open) {
+		/* nng_close waits for running pipe callbacks; they only touch the mutex
+		 * and the async watcher, which stay valid until nev_destroy */
+		nng_close(n->sock);
+		n->open = 0;
+	}
+	if (n->started)
+		ev_async_stop(n->loop, &n->wake);
+}
+
+void nev_destroy(struct nev_sock *n)
+{
+	nev_close(n);
+	if (n->started) {
+		pthread_mutex_destroy(&n->mu);
+		n->started = 0;
+	}
+}

@@ -1,0 +1,68 @@
+/* NNG ↔ libev glue: the one place where an NNG socket is watched by a libev loop.
+ * Receiving and sending are nonblocking and run on the loop thread; NNG pipe notifications
+ * arrive on NNG threads and are only queued under a mutex, then replayed on the loop. */
+#ifndef XMPPD_NNGEV_H
+#define XMPPD_NNGEV_H
+#include <ev.h>
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NEV_PIPE_QUEUE 64	/* pipe events kept between two loop iterations */
+
+struct nev_ops {
+	/* One received message; the callee takes it (nng_msg_free or pass it on). */
+	void (*recv)(void *arg, nng_msg *m);
+	/* The receive queue is empty again (after one or more recv calls). May be NULL. */
+	void (*drained)(void *arg);
+	/* A send that returned NNG_EAGAIN may be retried now. May be NULL. */
+	void (*writable)(void *arg);
+	/* A pipe was added (NNG_PIPE_EV_ADD_POST) or removed (NNG_PIPE_EV_REM_POST), on the
+	 * loop thread, in the order NNG reported them. May be NULL. */
+	void (*pipe)(void *arg, uint32_t pipe_id, int ev);
+};
+
+struct nev_pipe_event {
+	uint32_t pipe_id;
+	int ev;
+};
+
+/* Embedded by its owner; all fields are private to nngev.c. */
+struct nev_sock {
+	struct ev_loop *loop;
+	nng_socket sock;
+	ev_io rio, wio;
+	ev_async wake;
+	pthread_mutex_t mu;
+	struct nev_pipe_event q[NEV_PIPE_QUEUE];
+	unsigned qhead, qlen;
+	unsigned long pipe_events_lost;	/* queue overflow; owners must tolerate lost events */
+	const struct nev_ops *ops;
+	void *arg;
+	int open;		/* the NNG socket is owned and not yet closed */
+	int stopped;		/* nev_close was called: no more callbacks */
+	int started;		/* watchers and mutex initialised */
+	int in_dispatch;	/* a callback of this nev_sock is on the stack */
+};
+
+/* Sets RECVBUF/SENDBUF (messages, 1..8192) and RECVMAXSZ (bytes) on s. 0 or an NNG error. */
+int nev_sock_limits(nng_socket s, int recvbuf, int sendbuf, size_t recvmaxsz);
+/* Takes ownership of the open socket s (closed by nev_close, also on failure here),
+ * registers the pipe notifications and starts watching NNG_OPT_RECVFD on loop.
+ * Call it before listening or dialing, so no pipe event is missed. 0 or an NNG error. */
+int nev_start(struct nev_sock *n, struct ev_loop *loop, nng_socket s, const struct nev_ops *ops,
+	      void *arg);
+/* Nonblocking send. 0: sent, m now belongs to NNG. NNG_EAGAIN: m stays with the caller and
+ * ops->writable is called once the socket can take more. Other NNG errors: m stays too. */
+int nev_send(struct nev_sock *n, nng_msg *m);
+/* Receives until the queue is empty (what the watcher does); exposed for owners that
+ * want to drain right after a state change. */
+void nev_poll(struct nev_sock *n);
+/* Stops the watchers and closes the socket; no callback runs afterwards. Safe to call from
+ * inside a callback of this nev_sock (the receive loop notices and stops). Idempotent. */
+void nev_close(struct nev_sock *n);
+/* Frees what nev_start set up; call after nev_close once no callback is on the stack. */
+void nev_destroy(struct nev_sock *n);
+
+#endif
