@@ -21,7 +21,18 @@ int storeq_call(struct storeq_client *c, const uint8_t *req, size_t len, unsigne
 		storeq_done_fn cb, void *arg);
 void storeq_client_close(struct storeq_client *c);	/* pending calls get -ECONNRESET */
 
-/* The handler fills reply (empty on entry); it may block, bounded by its own timeouts. */
+struct storeq_stats {
+	unsigned peers;			/* storage workers connected now */
+	unsigned long pending;		/* calls waiting for a reply or a timeout */
+	unsigned long timeouts;
+	unsigned long late;		/* replies to calls that had already timed out: dropped */
+	unsigned long bad;		/* replies without a well-formed request id: dropped */
+};
+struct storeq_stats storeq_client_stats(const struct storeq_client *c);
+
+/* The handler fills reply (empty on entry; wiped after sending); it may block, bounded by
+ * its own timeouts. One request at a time per server; the reply send blocks at most
+ * STORE_TIMEOUT_MS. */
 typedef void (*storeq_handler_fn)(void *arg, const uint8_t *req, size_t len, struct buf *reply);
 struct storeq_server *storeq_dial(struct ev_loop *loop, const char *url, storeq_handler_fn h,
 				  void *arg);
