@@ -31,6 +31,7 @@ const char *log_level_name(int level)
 	return level_names[level];
 }
 
+__attribute__((format(printf, 3, 0)))
 static void log_vwrite(int level, const char *msg, const char *kvfmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
