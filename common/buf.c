@@ -170,9 +170,14 @@ int rbuf_get_u32(struct rbuf *r, uint32_t *v)
 
 int rbuf_get_u64(struct rbuf *r, uint64_t *v)
 {
-	uint32_t hi, lo;
-	if (rbuf_get_u32(r, &hi) < 0 || rbuf_get_u32(r, &lo) < 0)
+	/* checked as a whole, so a refused read leaves the reader where it was */
+	if (rbuf_left(r) < 8) {
+		errno = EBADMSG;
 		return -1;
+	}
+	uint32_t hi, lo;
+	rbuf_get_u32(r, &hi);
+	rbuf_get_u32(r, &lo);
 	*v = (uint64_t)hi << 32 | lo;
 	return 0;
 }
