@@ -32,7 +32,8 @@ struct c2s_xml {
 	int stopped;
 	int tag_open;		/* the last start tag still lacks its '>' */
 	int in_child, in_gchild, in_prio, seen_child, seen_gchild, seen_prio;
-	uint64_t fed, boundary;	/* raw bytes since reset; where the current stanza began */
+	uint64_t fed, boundary;	/* raw bytes since reset; end of the last complete event */
+	uint64_t stanza_start;	/* raw offset of the current top-level element */
 	struct buf out;		/* serialisation of the current top-level element */
 	struct buf meta;	/* NUL-terminated field values */
 	size_t field[F_NFIELDS];
@@ -244,6 +245,13 @@ static void note_children(struct c2s_xml *x, const struct qname *q)
 
 /* ---- expat handlers ---- */
 
+/* Raw bytes of the current top-level element up to the end of the current event. */
+static int stanza_too_big(const struct c2s_xml *x)
+{
+	uint64_t end = (uint64_t)XML_GetCurrentByteIndex(x->p) + (uint64_t)XML_GetCurrentByteCount(x->p);
+	return end - x->stanza_start > x->stanza_size;
+}
+
 static void on_stream_header(struct c2s_xml *x, const char *name, const char **atts)
 {
 	struct qname q;
@@ -273,7 +281,7 @@ static void on_stream_header(struct c2s_xml *x, const char *name, const char **a
 			h.lang = v;
 	}
 	buf_reset(&x->pend);
-	x->boundary = (uint64_t)XML_GetCurrentByteIndex(x->p);
+	x->boundary = (uint64_t)XML_GetCurrentByteIndex(x->p) + (uint64_t)XML_GetCurrentByteCount(x->p);
 	if (x->ops->stream_start && x->ops->stream_start(x->arg, &h) == C2S_XML_STOP) {
 		x->stopped = 1;
 		XML_StopParser(x->p, XML_FALSE);
@@ -346,8 +354,10 @@ static void XMLCALL on_start(void *ud, const char *name, const char **atts)
 	}
 	if (x->depth >= x->max_depth)
 		return fail(x, C2S_XML_EDEPTH);
-	if (x->depth == 1)
+	if (x->depth == 1) {
 		stanza_clear(x);
+		x->stanza_start = (uint64_t)XML_GetCurrentByteIndex(x->p);
+	}
 	if (x->tag_open && buf_put_u8(&x->out, '>') < 0)
 		return fail(x, C2S_XML_ENOMEM);
 	x->depth++;
@@ -356,12 +366,12 @@ static void XMLCALL on_start(void *ud, const char *name, const char **atts)
 	note_children(x, &q);
 	if (buf_put_u8(&x->out, '<') < 0 || put_qname(&x->out, &q) < 0)
 		return fail(x, C2S_XML_ENOMEM);
-	if (x->depth == 2)
-		x->from_at = x->out.len;
 	if (write_start(x, &q, atts) < 0)
 		return fail(x, C2S_XML_ENOMEM);
+	if (x->depth == 2 && x->from_span == 0)
+		x->from_at = x->out.len;	/* a stamped from goes after the attributes */
 	x->tag_open = 1;
-	if (x->out.len > x->stanza_size * 2)
+	if (x->out.len > x->stanza_size * 2 || stanza_too_big(x))
 		fail(x, C2S_XML_ETOOBIG);
 }
 
@@ -416,6 +426,8 @@ static void XMLCALL on_end(void *ud, const char *name)
 			       buf_put_u8(&x->out, '>') < 0) ? -1 : 0;
 	if (r < 0)
 		return fail(x, C2S_XML_ENOMEM);
+	if (stanza_too_big(x))
+		return fail(x, C2S_XML_ETOOBIG);
 	x->tag_open = 0;
 	if (x->depth == 3)
 		x->in_child = x->in_prio = 0;
@@ -431,7 +443,7 @@ static void XMLCALL on_end(void *ud, const char *name)
 	    buf_put(&x->scope_str, q.uri, q.ulen) < 0 || buf_put_u8(&x->scope_str, 0) < 0)
 		return fail(x, C2S_XML_ENOMEM);
 	emit_element(x);
-	x->boundary = (uint64_t)XML_GetCurrentByteIndex(x->p);
+	x->boundary = (uint64_t)XML_GetCurrentByteIndex(x->p) + (uint64_t)XML_GetCurrentByteCount(x->p);
 	stanza_clear(x);
 }
 
@@ -460,7 +472,7 @@ static void XMLCALL on_text(void *ud, const char *s, int len)
 	x->tag_open = 0;
 	if (put_escaped(&x->out, s, n, 0) < 0)
 		return fail(x, C2S_XML_ENOMEM);
-	if (x->out.len > x->stanza_size * 2)
+	if (x->out.len > x->stanza_size * 2 || stanza_too_big(x))
 		return fail(x, C2S_XML_ETOOBIG);
 	if (x->depth == 2)
 		keep_text(&x->text, s, n, C2S_XML_TEXT_MAX, &x->text_truncated);
