@@ -214,6 +214,12 @@ static int got_all_and_acked(void *ctx)
 	return p->b->nrecv >= p->want && link_unacked(p->a->l) == 0;
 }
 
+static int c_down(void *ctx)
+{
+	struct pair_ctx *p = ctx;
+	return p->a->ndown >= 1;
+}
+
 static int got_n(void *ctx)
 {
 	struct pair_ctx *p = ctx;
@@ -328,16 +334,22 @@ static void restart_router(int replay)
 	link_done_upto(r->l, r->seqs[39]);
 	settle(0.05);
 	assert_int_equal(link_unacked(c->l), 60);
-	uint64_t last_old = r->seqs[99];
 	uint64_t old_epoch = link_peer_epoch(c->l);
 
 	side_free(r);
+	/* sent while no router is there: kept for the next one (replay) or dropped */
+	struct pair_ctx pd = {c, NULL, 0};
+	wait_for(c_down, &pd, "PEER_DOWN at c2s");
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(send_env(c, 200 + i, 32, NULL), 0);
+	uint64_t last_queued;
+	assert_int_equal(send_env(c, 205, 32, &last_queued), 0);
 	link_new_epoch();
 	struct side *r2 = side_new("router2");
 	c->send_on_new = 999;
 	r2->l = link_listen(loop, url, &ro, &side_ops, r2);
 	assert_non_null(r2->l);
-	struct pair_ctx p2 = {c, r2, replay ? 61 : 1};
+	struct pair_ctx p2 = {c, r2, replay ? 67 : 1};
 	wait_for(got_n, &p2, "the sync (and replay) at the new router");
 	settle(0.1);
 	assert_int_equal(c->ndown, 1);
@@ -349,20 +361,26 @@ static void restart_router(int replay)
 	assert_int_equal(r2->sids[0], 999);
 	struct link_stats cs = link_stats(c->l);
 	if (replay) {
-		assert_int_equal(r2->nrecv, 61);
+		assert_int_equal(r2->nrecv, 67);
 		for (size_t i = 1; i < 61; i++)
 			if (r2->sids[i] != 140 + i - 1)
 				fail_msg("replayed envelope %zu has sid %u, want %zu", i,
 					 r2->sids[i], 140 + i - 1);
-		/* renumbered after the sync */
-		assert_true(r2->seqs[1] == r2->seqs[0] + 1);
+		for (size_t i = 61; i < 67; i++)
+			if (r2->sids[i] != 200 + i - 61)
+				fail_msg("queued envelope %zu has sid %u, want %zu", i,
+					 r2->sids[i], 200 + i - 61);
+		/* renumbered after the sync, above every old number */
+		for (size_t i = 1; i < 67; i++)
+			assert_true(r2->seqs[i] == r2->seqs[0] + i);
+		assert_true(r2->seqs[0] > last_queued);
 		assert_int_equal(cs.replayed, 60);
-		assert_int_equal(link_unacked(c->l), 61);
+		assert_int_equal(link_unacked(c->l), 67);
 	} else {
 		assert_int_equal(r2->nrecv, 1);
 		assert_int_equal(cs.replayed, 0);
-		/* the dropped frames were reported acknowledged */
-		assert_true(c->acked_upto == last_old);
+		/* the dropped frames, sent or only queued, were reported acknowledged */
+		assert_true(c->acked_upto == last_queued);
 		assert_int_equal(link_unacked(c->l), 1);
 	}
 	link_done_upto(r2->l, r2->seqs[r2->nrecv - 1]);

@@ -252,12 +252,14 @@ static void link_append(struct link *l, struct link_frame *f)
 }
 
 /* A new peer process: reset the receive side, let the application speak first, then
- * replay (renumbered) or drop what the previous peer never acknowledged. Frames that were
- * never sent to anyone are kept either way, renumbered after the application's. */
+ * replay (renumbered) or drop what was meant for the previous peer. Frames queued before the
+ * first peer ever said HELLO were meant for nobody in particular: they are kept either way.
+ * Renumbered frames always get higher numbers, so acked(upto) covers their old numbers too. */
 static void link_new_peer(struct link *l, uint64_t epoch)
 {
 	struct link_frame *old = l->head;
 	uint64_t was_sent = l->sent_max;
+	int had_peer = l->peer_epoch != 0;
 	l->peer_epoch = epoch;
 	l->delivered = l->done = l->ack_sent = 0;
 	l->head = l->tail = l->next_send = NULL;
@@ -265,9 +267,9 @@ static void link_new_peer(struct link *l, uint64_t epoch)
 	l->nbytes = 0;
 	l->sent_max = l->next_seq - 1;	/* acks from the new peer can only cover new numbers */
 	l->st.peers++;
-	if (!l->o.replay && old && old->seq <= was_sent) {
+	if (!l->o.replay && had_peer && old) {
 		uint64_t dropped_upto = 0;
-		while (old && old->seq <= was_sent) {
+		while (old) {
 			struct link_frame *next = old->next;
 			dropped_upto = old->seq;
 			free(old);

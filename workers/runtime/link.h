@@ -31,7 +31,8 @@ struct link_ops {
 
 struct link_opts {
 	int replay;		/* 1: keep unacked frames and resend them (renumbered) to a new peer;
-				 * 0: drop them on a new peer and report them acked */
+				 * 0: drop them on a new peer and report them acked (frames queued
+				 * before the first peer ever connected are kept in both modes) */
 	int auto_ack;		/* 1: a received frame counts as done once recv returns */
 	size_t max_unacked_bytes;	/* 0 = LINK_MAX_UNACKED */
 	size_t recv_max;	/* NNG_OPT_RECVMAXSZ; 0 = envelope limits */
@@ -43,9 +44,9 @@ struct link *link_listen(struct ev_loop *loop, const char *url, const struct lin
 struct link *link_dial(struct ev_loop *loop, const char *url, const struct link_opts *o,
 		       const struct link_ops *ops, void *arg);
 /* Copies env; assigns the next sequence number (returned in *seq when seq != NULL).
- * Frames still unacknowledged when a new peer says HELLO are renumbered after what the
- * LINK_PEER_NEW callback sends (frames queued before the first peer included), so a seq is
- * only final once the peer is up; ops->acked always speaks of the current numbers.
+ * Frames kept across a new peer's HELLO are renumbered after what the LINK_PEER_NEW callback
+ * sends (frames queued before the first peer included). New numbers are always higher, so
+ * a cumulative ops->acked(upto) that covers a frame's new number covers its old one too.
  * -1 (errno ENOBUFS) when the unacknowledged window is full: the caller keeps the stanza. */
 int link_send(struct link *l, const uint8_t *env, size_t len, uint64_t *seq);
 /* With auto_ack 0: everything received up to seq is done and may be acknowledged. */
