@@ -307,8 +307,9 @@ static int check_names(const char *name, const char **atts, unsigned *nattrs)
 /* Writes pending declarations, the element's own binding and its attributes' bindings. */
 static int write_start(struct c2s_xml *x, const struct qname *q, const char **atts)
 {
-	const char *pe = (const char *)x->pend.data, *end = pe + x->pend.len;
-	while (pe < end) {
+	const char *pe = (const char *)x->pend.data;
+	const char *end = x->pend.len ? pe + x->pend.len : pe;
+	while (pe && pe < end) {
 		const char *uri = pe + strlen(pe) + 1;
 		if (ensure_ns(x, pe, strlen(pe), uri, strlen(uri)) < 0)
 			return -1;
