@@ -29,6 +29,27 @@ static const struct {
 	[SBX_STORAGE] = {"storage", "_xmppd-store", 0, 1},
 };
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SBX_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define SBX_LSAN 1
+#endif
+#endif
+
+#ifdef SBX_LSAN
+/* Sanitizer builds only. LeakSanitizer's exit-time check needs prctl, fork and ptrace, which
+ * the filter forbids: without this hook every sandboxed worker would die of SIGSYS on a
+ * clean exit. Processes that never applied the sandbox keep their leak check. This flag is
+ * a global because LeakSanitizer asks for it, through a hook, at exit. */
+static volatile int sbx_sandboxed;
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+	return sbx_sandboxed;
+}
+#endif
+
 struct sbx_ids {
 	uid_t uid;
 	gid_t gid;
@@ -249,6 +270,9 @@ void sbx_apply(const struct sbx_opts *o)
 	int trap = o->trap;
 #ifdef SBX_TRAP	/* make CFLAGS="... -DSBX_TRAP": every worker names a refused syscall */
 	trap = 1;
+#endif
+#ifdef SBX_LSAN
+	sbx_sandboxed = 1;
 #endif
 	if (sbx_filter_load(o->role, trap) < 0)
 		fatal("cannot load the seccomp filter", "role=%s errno=%d", sbx_roles[o->role].name,
