@@ -339,6 +339,26 @@ static void test_apply_status(void **state)
 	}
 }
 
+/* ---- a sandboxed worker exits cleanly: atexit handlers (OpenSSL), sanitizer hooks ---- */
+
+static void child_exit(const void *arg)
+{
+	child_sandbox(*(const enum sbx_role *)arg, 0);
+	exit(0);
+}
+
+static void test_clean_exit(void **state)
+{
+	static const enum sbx_role roles[] = {SBX_C2S, SBX_HTTP, SBX_ROUTER, SBX_STORAGE};
+	static struct child_result r;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		run_child(child_exit, &roles[i], &r);
+		expect_exit0(sbx_role_name(roles[i]), &r);
+	}
+}
+
 /* ---- forbidden syscalls kill the worker with SIGSYS ---- */
 
 enum forbid_op {
@@ -837,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_users_ensure),
 		cmocka_unit_test(test_dirs_prepare),
 		cmocka_unit_test(test_apply_status),
+		cmocka_unit_test(test_clean_exit),
 		cmocka_unit_test(test_forbidden_syscalls),
 		cmocka_unit_test(test_nng_ipc_exchange),
 	};
