@@ -1,12 +1,10 @@
-/* Unit tests of the worker sandbox (sbx_apply in forked children, checked from outside)
- * and of the supervisor's user and directory setup. Children report through a pipe. */
+/* Unit tests of the worker sandbox: sbx_apply in forked children, checked from outside
+ * (ids, capabilities, chroot, rlimits, seccomp kills, NNG/libev/TLS under the filter). */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <linux/sched.h>
-#include <pwd.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -706,125 +704,6 @@ static void test_nng_ipc_exchange(void **state)
 	assert_int_equal(failed, 0);
 }
 
-/* ---- supervisor: users and directories ---- */
-
-static void expect_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		fail_msg("%s: lstat errno %d", path, errno);
-	if (!S_ISDIR(st.st_mode))
-		fail_msg("%s: not a directory", path);
-	if ((st.st_mode & 07777) != mode)
-		fail_msg("%s: mode got %04o, want %04o", path, st.st_mode & 07777, mode);
-	if (st.st_uid != uid || st.st_gid != gid)
-		fail_msg("%s: owner got %u:%u, want %u:%u", path, (unsigned)st.st_uid,
-			 (unsigned)st.st_gid, (unsigned)uid, (unsigned)gid);
-}
-
-static void test_users_ensure(void **state)
-{
-	static const char *const users[] = {SUP_USER_C2S, SUP_USER_HTTP, SUP_USER_ROUTER,
-					    SUP_USER_STORE};
-	char err[256];
-	(void)state;
-
-	if (!fx.root) {
-		fprintf(stderr, "test_users_ensure: skipped, needs root\n");
-		skip();
-	}
-	assert_int_equal(sup_users_ensure(err, sizeof(err)), 0);	/* idempotent */
-	gid_t ipc;
-	assert_int_equal(sup_group_id(SUP_IPC_GROUP, &ipc), 0);
-	assert_true(ipc != 0);
-	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
-		struct passwd *pw = getpwnam(users[i]);
-		if (pw == NULL)
-			fail_msg("user %s missing", users[i]);
-		if (pw->pw_uid == 0 || pw->pw_gid == 0 || strcmp(pw->pw_shell, "/usr/sbin/nologin"))
-			fail_msg("user %s: uid %u gid %u shell %s", users[i], (unsigned)pw->pw_uid,
-				 (unsigned)pw->pw_gid, pw->pw_shell);
-		struct group *gr = getgrgid(pw->pw_gid);
-		if (gr == NULL || strcmp(gr->gr_name, users[i]) != 0)
-			fail_msg("user %s: primary group is not its own", users[i]);
-		uid_t uid = pw->pw_uid;	/* getpwnam reuses its buffer */
-		for (size_t j = 0; j < i; j++)
-			if (getpwnam(users[j])->pw_uid == uid)
-				fail_msg("users %s and %s share a uid", users[i], users[j]);
-	}
-	uid_t u;
-	gid_t g;
-	errno = 0;
-	assert_int_equal(sup_user_ids("_xmppd-no-such-user", &u, &g), -1);
-	assert_int_equal(errno, ENOENT);
-}
-
-static void expect_prepared(const char *rundir, const char *datadir, int unpriv)
-{
-	char jail[PATH_MAX], ipcdir[PATH_MAX];
-	uid_t root = 0, router = geteuid(), store = geteuid();
-	gid_t rootg = 0, ipc = getegid(), storeg = getegid(), g;
-
-	if (unpriv) {
-		root = geteuid();
-		rootg = getegid();
-	} else {
-		assert_int_equal(sup_user_ids(SUP_USER_ROUTER, &router, &g), 0);
-		assert_int_equal(sup_user_ids(SUP_USER_STORE, &store, &storeg), 0);
-		assert_int_equal(sup_group_id(SUP_IPC_GROUP, &ipc), 0);
-	}
-	xfmt(jail, sizeof(jail), "%s/jail", rundir);
-	xfmt(ipcdir, sizeof(ipcdir), "%s/jail/ipc", rundir);
-	expect_dir(rundir, SUP_RUNDIR_MODE, root, rootg);
-	expect_dir(jail, SUP_JAIL_MODE, root, rootg);
-	expect_dir(ipcdir, SUP_IPCDIR_MODE, router, ipc);
-	expect_dir(datadir, SUP_DATADIR_MODE, store, storeg);
-}
-
-static void test_dirs_prepare(void **state)
-{
-	char base[PATH_MAX], rundir[PATH_MAX], datadir[PATH_MAX], p[PATH_MAX], err[256];
-	(void)state;
-
-	xfmt(base, sizeof(base), "%s/dirs", fx.base);
-	xfmt(rundir, sizeof(rundir), "%s/a/b/run", base);	/* parents are made too */
-	xfmt(datadir, sizeof(datadir), "%s/c/data", base);
-	for (int unpriv = fx.root ? 0 : 1; unpriv <= 1; unpriv++) {
-		rm_tree(base);
-		assert_int_equal(sup_dirs_prepare(rundir, datadir, unpriv, err, sizeof(err)), 0);
-		expect_prepared(rundir, datadir, unpriv);
-		/* damaged modes and owners are repaired; preparing again changes nothing else */
-		xfmt(p, sizeof(p), "%s/jail/ipc", rundir);
-		assert_int_equal(chmod(rundir, 0777), 0);
-		assert_int_equal(chmod(p, 0777), 0);
-		if (!unpriv)
-			assert_int_equal(chown(p, 0, 0), 0);
-		assert_int_equal(chmod(datadir, 0755), 0);
-		assert_int_equal(sup_dirs_prepare(rundir, datadir, unpriv, err, sizeof(err)), 0);
-		expect_prepared(rundir, datadir, unpriv);
-		assert_int_equal(sup_dirs_prepare(rundir, datadir, unpriv, err, sizeof(err)), 0);
-		expect_prepared(rundir, datadir, unpriv);
-		/* a stray file in the jail is refused, and so is a symlink named ipc */
-		xfmt(p, sizeof(p), "%s/jail/stray", rundir);
-		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		assert_true(fd >= 0);
-		close(fd);
-		err[0] = '\0';
-		assert_int_equal(sup_dirs_prepare(rundir, datadir, unpriv, err, sizeof(err)), -1);
-		if (strstr(err, "jail not empty") == NULL || strstr(err, "stray") == NULL)
-			fail_msg("stray file: got error '%s'", err);
-		assert_int_equal(unlink(p), 0);
-		xfmt(p, sizeof(p), "%s/jail/ipc", rundir);
-		rm_tree(p);
-		assert_int_equal(symlink("/etc", p), 0);
-		assert_int_equal(sup_dirs_prepare(rundir, datadir, unpriv, err, sizeof(err)), -1);
-		assert_int_equal(unlink(p), 0);
-		assert_int_equal(sup_dirs_prepare(rundir, datadir, unpriv, err, sizeof(err)), 0);
-		expect_prepared(rundir, datadir, unpriv);
-	}
-	rm_tree(base);
-}
-
 static void test_role_names(void **state)
 {
 	static const struct {
@@ -854,8 +733,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_role_names),
-		cmocka_unit_test(test_users_ensure),
-		cmocka_unit_test(test_dirs_prepare),
 		cmocka_unit_test(test_apply_status),
 		cmocka_unit_test(test_clean_exit),
 		cmocka_unit_test(test_forbidden_syscalls),
