@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,6 +83,9 @@ static int sup_run(char *const argv[], char *err, size_t errlen)
 	if (pid < 0)
 		return sup_fail(err, errlen, "fork: %s", strerror(errno));
 	if (pid == 0) {
+		sigset_t none;	/* the supervisor's blocked signals are not the tool's */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		int nul = open("/dev/null", O_RDWR);
 		if (nul >= 0) {
 			dup2(nul, STDIN_FILENO);
@@ -99,13 +103,34 @@ static int sup_run(char *const argv[], char *err, size_t errlen)
 	return 0;
 }
 
+/* groupadd/useradd fail while another process holds the lock on /etc/passwd (a second
+ * supervisor, a package manager): try a few times, and accept an entry that appeared meanwhile. */
+#define SUP_ADD_TRIES 5
+#define SUP_ADD_RETRY_US 200000
+
+static int sup_run_add(char *const argv[], const char *name, int is_group, char *err,
+		       size_t errlen)
+{
+	uid_t u;
+	gid_t g;
+
+	for (int i = 0; i < SUP_ADD_TRIES; i++) {
+		if (sup_run(argv, err, errlen) == 0)
+			return 0;
+		if (is_group ? sup_group_id(name, &g) == 0 : sup_user_ids(name, &u, &g) == 0)
+			return 0;
+		usleep(SUP_ADD_RETRY_US);
+	}
+	return -1;
+}
+
 static int sup_group_ensure(const char *group, char *err, size_t errlen)
 {
 	gid_t gid;
 
 	if (sup_group_id(group, &gid) < 0) {
 		char *argv[] = {SUP_GROUPADD, "--system", (char *)group, NULL};
-		if (sup_run(argv, err, errlen) < 0 && sup_group_id(group, &gid) < 0)
+		if (sup_run_add(argv, group, 1, err, errlen) < 0)
 			return -1;
 		if (sup_group_id(group, &gid) < 0)
 			return sup_fail(err, errlen, "group %s missing after groupadd", group);
@@ -141,7 +166,7 @@ static int sup_user_ensure(const char *user, char *err, size_t errlen)
 		}
 		argv[n++] = (char *)user;
 		argv[n] = NULL;
-		if (sup_run(argv, err, errlen) < 0 && sup_user_ids(user, &uid, &gid) < 0)
+		if (sup_run_add(argv, user, 0, err, errlen) < 0)
 			return -1;
 		if (sup_user_ids(user, &uid, &gid) < 0)
 			return sup_fail(err, errlen, "user %s missing after useradd", user);
