@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,6 +123,89 @@ static void test_users_ensure(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* Rewrites an /etc account file without the xmppd entries. */
+static int strip_xmppd(const char *path)
+{
+	static char data[1 << 20];
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	size_t len = fread(data, 1, sizeof(data) - 1, f);
+	fclose(f);
+	data[len] = '\0';
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	for (char *line = data, *nl; *line; line = nl) {
+		nl = strchr(line, '\n');
+		nl = nl ? nl + 1 : line + strlen(line);
+		if (strncmp(line, "_xmppd:", 7) != 0 && strncmp(line, "_xmppd-", 7) != 0)
+			fwrite(line, 1, (size_t)(nl - line), f);
+	}
+	return fclose(f);
+}
+
+/* In a private mount namespace with a copy of /etc that has no xmppd users: creates them. */
+static void child_fresh_users(void)
+{
+	static const char *const files[] = {"passwd", "group", "shadow", "gshadow"};
+	char etc[PATH_MAX], p[PATH_MAX], err[256];
+
+	xfmt(etc, sizeof(etc), "%s/etc", ux.base);
+	char *argv[] = {"/bin/cp", "-a", "/etc", etc, NULL};
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		_exit(10);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || st != 0)
+		_exit(11);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		xfmt(p, sizeof(p), "%s/%s", etc, files[i]);
+		if (strip_xmppd(p) < 0)
+			_exit(12);
+	}
+	if (mount(etc, "/etc", NULL, MS_BIND, NULL) < 0)
+		_exit(13);
+	if (getpwnam(SUP_USER_C2S) != NULL || getgrnam(SUP_IPC_GROUP) != NULL)
+		_exit(14);
+	if (sup_users_ensure(err, sizeof(err)) < 0) {
+		fprintf(stderr, "sup_users_ensure: %s\n", err);
+		_exit(15);
+	}
+	struct passwd *pw = getpwnam(SUP_USER_STORE);
+	struct group *gr = pw ? getgrgid(pw->pw_gid) : NULL;
+	if (pw == NULL || pw->pw_uid == 0 || strcmp(pw->pw_shell, "/usr/sbin/nologin") != 0 ||
+	    gr == NULL || strcmp(gr->gr_name, SUP_USER_STORE) != 0 || getgrnam(SUP_IPC_GROUP) == NULL)
+		_exit(16);
+	uid_t before = pw->pw_uid;
+	if (sup_users_ensure(err, sizeof(err)) < 0 || getpwnam(SUP_USER_STORE)->pw_uid != before)
+		_exit(17);
+	_exit(0);
+}
+
+static void test_users_create_fresh(void **state)
+{
+	int st;
+	(void)state;
+
+	if (!ux.root) {
+		fprintf(stderr, "test_users_create_fresh: skipped, needs root\n");
+		skip();
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		child_fresh_users();
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("fresh user creation: child status %#x (exit step %d)", st,
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
 static void expect_prepared(const char *rundir, const char *datadir, int unpriv)
 {
 	char jail[PATH_MAX], ipcdir[PATH_MAX];
@@ -191,6 +276,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_users_ensure),
+		cmocka_unit_test(test_users_create_fresh),
 		cmocka_unit_test(test_dirs_prepare),
 	};
 	return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);
