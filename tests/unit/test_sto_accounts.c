@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -639,6 +640,67 @@ static void test_envelopes(void **state)
 	buf_free(&env);
 }
 
+/* Two storage workers on one datadir: they share accounts and the fake-salt secret, and
+ * concurrent writers never leave a half record, a temp file or a resurrected account. */
+static void test_two_workers(void **state)
+{
+	struct fixture *fx = *state, fx2;
+	struct buf ra, rb;
+	struct tlv ta, tb;
+
+	memcpy(fx2.dir, fx->dir, sizeof(fx2.dir));
+	open_env(&fx2);
+	assert_int_equal(call(fx, STO_OP_ACCOUNT_CREATE, "localhost", "gina", "pw", NULL, &ra), STO_OK);
+	buf_free(&ra);
+	if (scram_login(&fx2, "localhost", "gina", "pw", "SCRAM-SHA-1") != STO_OK)
+		fail_msg("case shared account: the second worker cannot log gina in");
+	assert_int_equal(call(&fx2, STO_OP_ACCOUNT_DELETE, "localhost", "gina", NULL, NULL, &ra), STO_OK);
+	buf_free(&ra);
+	if (call(fx, STO_OP_ACCOUNT_PASSWD, "localhost", "gina", "pw2", NULL, &ra) != STO_ENOTFOUND)
+		fail_msg("case passwd after sibling delete: account came back");
+	buf_free(&ra);
+	assert_int_equal(call(fx, STO_OP_SCRAM_PARAMS, "localhost", "ghost", NULL, "SCRAM-SHA-1", &ra), STO_OK);
+	assert_int_equal(call(&fx2, STO_OP_SCRAM_PARAMS, "localhost", "ghost", NULL, "SCRAM-SHA-1", &rb), STO_OK);
+	assert_int_equal(tlv_find(ra.data, ra.len, STO_T_SALT, &ta), 1);
+	assert_int_equal(tlv_find(rb.data, rb.len, STO_T_SALT, &tb), 1);
+	if (ta.len != tb.len || memcmp(ta.val, tb.val, ta.len) != 0)
+		fail_msg("case shared secret: two workers give different fake salts");
+	buf_free(&ra);
+	buf_free(&rb);
+
+	/* A child process hammers passwd while this one creates and deletes. */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (int i = 0; i < 150; i++) {
+			uint32_t st = call(&fx2, STO_OP_ACCOUNT_PASSWD, "localhost", "race", "p", NULL, &ra);
+			buf_free(&ra);
+			if (st != STO_OK && st != STO_ENOTFOUND)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 150; i++) {
+		uint32_t c = call(fx, STO_OP_ACCOUNT_CREATE, "localhost", "race", "p", NULL, &ra);
+		buf_free(&ra);
+		uint32_t d = call(fx, STO_OP_ACCOUNT_DELETE, "localhost", "race", NULL, NULL, &ra);
+		buf_free(&ra);
+		if (c != STO_OK || d != STO_OK)
+			fail_msg("case race round %d: create %u delete %u", i, c, d);
+	}
+	int wst;
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+		fail_msg("case race: passwd saw something other than OK or ENOTFOUND");
+	if (call(fx, STO_OP_ACCOUNT_EXISTS, "localhost", "race", NULL, NULL, &ra) != STO_OK ||
+	    tlv_find(ra.data, ra.len, STO_T_EXISTS, &ta) != 1 || ta.val[3] != 0)
+		fail_msg("case race: the deleted account exists again");
+	buf_free(&ra);
+	static const char *const none[] = {NULL};
+	check_tree(fx, "localhost/accounts", none, 0);
+	sto_env_close(&fx2.env);
+}
+
 int main(void)
 {
 	log_init(LOG_CRIT);	/* the corrupt-record cases log at err by design */
@@ -650,6 +712,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temp_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envelopes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_workers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

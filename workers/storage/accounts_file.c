@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -373,16 +374,26 @@ int sto_file_get(struct sto_file *f, size_t host, const char *user, struct sto_a
 	return STO_OK;
 }
 
-int sto_file_put(struct sto_file *f, size_t host, const char *user, const struct sto_account *a,
-		 int create_only, char *why, size_t whylen)
+/* Writers of one host (this and sibling storage workers) take the directory lock, so a
+ * password change can never resurrect an account deleted between its check and its rename. */
+static int sto_lock(int dfd, char *why, size_t whylen)
 {
-	char fname[STO_FNAME_MAX + 1];
+	int rc;
+	do
+		rc = flock(dfd, LOCK_EX);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		snprintf(why, whylen, "cannot lock accounts directory: %s", strerror(errno));
+	return rc;
+}
+
+static int sto_put_locked(int dfd, const char *fname, const char *user,
+			  const struct sto_account *a, int create_only, char *why, size_t whylen)
+{
 	struct stat st;
 	struct buf rec;
-	int dfd = sto_dir(f, host, user, fname, sizeof(fname)), rc = STO_OK;
+	int rc = STO_OK;
 
-	if (dfd < 0)
-		return STO_EINVAL;
 	if (!create_only && fstatat(dfd, fname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? STO_ENOTFOUND : STO_EIO;
 	buf_init(&rec);
@@ -401,13 +412,23 @@ int sto_file_put(struct sto_file *f, size_t host, const char *user, const struct
 	return rc;
 }
 
-int sto_file_delete(struct sto_file *f, size_t host, const char *user, char *why, size_t whylen)
+int sto_file_put(struct sto_file *f, size_t host, const char *user, const struct sto_account *a,
+		 int create_only, char *why, size_t whylen)
 {
 	char fname[STO_FNAME_MAX + 1];
-	int dfd = sto_dir(f, host, user, fname, sizeof(fname));
+	int dfd = sto_dir(f, host, user, fname, sizeof(fname)), rc;
 
 	if (dfd < 0)
 		return STO_EINVAL;
+	if (sto_lock(dfd, why, whylen) < 0)
+		return STO_EIO;
+	rc = sto_put_locked(dfd, fname, user, a, create_only, why, whylen);
+	flock(dfd, LOCK_UN);
+	return rc;
+}
+
+static int sto_delete_locked(int dfd, const char *fname, char *why, size_t whylen)
+{
 	if (unlinkat(dfd, fname, 0) < 0) {
 		if (errno == ENOENT)
 			return STO_ENOTFOUND;
@@ -419,6 +440,20 @@ int sto_file_delete(struct sto_file *f, size_t host, const char *user, char *why
 		return STO_EIO;
 	}
 	return STO_OK;
+}
+
+int sto_file_delete(struct sto_file *f, size_t host, const char *user, char *why, size_t whylen)
+{
+	char fname[STO_FNAME_MAX + 1];
+	int dfd = sto_dir(f, host, user, fname, sizeof(fname)), rc;
+
+	if (dfd < 0)
+		return STO_EINVAL;
+	if (sto_lock(dfd, why, whylen) < 0)
+		return STO_EIO;
+	rc = sto_delete_locked(dfd, fname, why, whylen);
+	flock(dfd, LOCK_UN);
+	return rc;
 }
 
 void sto_names_free(struct sto_names *n)
