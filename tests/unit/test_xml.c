@@ -75,6 +75,8 @@ static int on_end(void *arg)
 static const struct c2s_xml_ops ops = {on_start, on_elem, on_end};
 
 /* Feeds in pieces cut at the given points (sorted, may be empty); returns the final result. */
+static int trim_each;	/* park the parser between feeds, as an idle connection does */
+
 static int run(const char *in, const size_t *cuts, size_t ncuts, size_t step,
 	       const struct c2s_xml_limits *lim, struct ev_log *l)
 {
@@ -87,6 +89,8 @@ static int run(const char *in, const size_t *cuts, size_t ncuts, size_t step,
 		if (end > len)
 			end = len;
 		r = c2s_xml_feed(x, in + off, end - off);
+		if (trim_each && r == C2S_XML_OK)
+			c2s_xml_trim(x);
 		off = end;
 	}
 	buf_put_u8(&l->b, 0);
@@ -115,6 +119,8 @@ static const struct xml_case cases[] = {
 	 C2S_XML_OK, "<message xmlns='jabber:client'><body>&lt;hi&gt;&amp;</body></message>", 0},
 	{"keepalives and two stanzas and end", HDR " \n <presence><priority>5</priority><show>away</show></presence> <iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>phone</resource></bind></iq></stream:stream>",
 	 C2S_XML_OK, "<presence xmlns='jabber:client'><priority>5</priority><show>away</show></presence>", 0},
+	{"cdata between stanzas is not a stanza", HDR "<![CDATA[<iq/>]]><message/>",
+	 C2S_XML_OK, "<message xmlns='jabber:client'/>", 0},
 	{"default namespace undeclared inside", HDR "<message><x xmlns=''><y/></x></message>",
 	 C2S_XML_OK, "<message xmlns='jabber:client'><x xmlns=''><y/></x></message>", 0},
 	{"sasl auth text", "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='h'><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>biwsbj11c2VyLHI9Znlrbw==</auth>",
@@ -193,6 +199,14 @@ static void check_case(const struct xml_case *c)
 		fail_msg("case \"%s\" byte by byte: got %d\n%s\nwant %d\n%s", c->name, r3,
 			 (char *)split.b.data, r, (char *)whole.b.data);
 	buf_free(&split.b);
+	buf_init(&split.b);
+	trim_each = 1;
+	int r4 = run(c->in, NULL, 0, 1, &lim, &split);
+	trim_each = 0;
+	if (r4 != r || strcmp((char *)split.b.data, (char *)whole.b.data) != 0)
+		fail_msg("case \"%s\" byte by byte, parked between bytes: got %d\n%s\nwant %d\n%s",
+			 c->name, r4, (char *)split.b.data, r, (char *)whole.b.data);
+	buf_free(&split.b);
 	buf_free(&whole.b);
 }
 
@@ -263,6 +277,14 @@ static void test_stop_and_reset(void **state)
 	assert_int_equal(c2s_xml_feed(x, HDR, strlen(HDR)), C2S_XML_OK);
 	assert_int_equal(c2s_xml_feed(x, "<message/>", 10), C2S_XML_OK);
 	assert_int_equal(l.nelem, 2);
+	/* between stanzas an idle parser parks, and comes back in the same stream */
+	c2s_xml_trim(x);
+	assert_int_equal(c2s_xml_parked(x), 1);
+	assert_int_equal(c2s_xml_feed(x, "<mess", 5), C2S_XML_OK);
+	c2s_xml_trim(x);
+	assert_int_equal(c2s_xml_parked(x), 0);	/* not at a boundary: keeps its state */
+	assert_int_equal(c2s_xml_feed(x, "age/></stream:stream>", 21), C2S_XML_OK);
+	assert_int_equal(l.nelem, 3);
 	buf_put_u8(&l.b, 0);
 	assert_non_null(strstr((char *)l.b.data, "START{"));
 	assert_null(strstr((char *)l.b.data, "injected"));

@@ -43,7 +43,16 @@ struct c2s_xml {
 	struct buf scope, scope_str;	/* namespace bindings made inside the current stanza */
 	struct buf pend;	/* declarations expat reported for the next start tag */
 	char stream_ns[256];
+	/* An idle stream parks: expat is freed and later re-created and primed with a copy of
+	 * the stream header, so a quiet session holds ~0.5 KiB instead of ~10 KiB, and names
+	 * expat interns cannot pile up over a long stream. */
+	struct buf hdr;		/* the header as re-fed on unpark: "<pfx:stream xmlns…>" */
+	struct buf hdr_decls;	/* the header's namespace declarations, serialised */
+	int parkable, priming;
+	int in_cdata;		/* expat holds CDATA-section state: no parking inside one */
 };
+
+#define HDR_KEEP_MAX 4096u	/* a larger header is not kept: that stream never parks */
 
 struct qname {
 	const char *uri, *local, *pfx;
@@ -252,10 +261,27 @@ static int stanza_too_big(const struct c2s_xml *x)
 	return end - x->stanza_start > x->stanza_size;
 }
 
+/* Keeps what unpark needs to re-create the stream context: the element and its declarations. */
+static void keep_header(struct c2s_xml *x, const struct qname *q)
+{
+	buf_reset(&x->hdr);
+	x->parkable = 0;
+	if (x->hdr_decls.len > HDR_KEEP_MAX || q->llen + q->plen > 256)
+		return;
+	if (buf_put_u8(&x->hdr, '<') < 0 || put_qname(&x->hdr, q) < 0 ||
+	    buf_put(&x->hdr, x->hdr_decls.data, x->hdr_decls.len) < 0 || buf_put_u8(&x->hdr, '>') < 0)
+		return;
+	buf_free(&x->hdr_decls);
+	x->parkable = 1;
+}
+
 static void on_stream_header(struct c2s_xml *x, const char *name, const char **atts)
 {
 	struct qname q;
 	split_name(name, &q);
+	if (x->priming)
+		return;
+	keep_header(x, &q);
 	char local[XML_MAX_NAME + 1], ns[XML_MAX_NAME + 1];
 	size_t ll = q.llen > XML_MAX_NAME ? XML_MAX_NAME : q.llen;
 	size_t ul = q.ulen > XML_MAX_NAME ? XML_MAX_NAME : q.ulen;
@@ -495,12 +521,22 @@ static void XMLCALL on_ns_start(void *ud, const char *pfx, const char *uri)
 	if (x->depth == 0) {
 		if (!pfx && strlen(uri) < sizeof(x->stream_ns))
 			memcpy(x->stream_ns, uri, strlen(uri) + 1);
+		if (!x->priming &&
+		    (buf_put_str(&x->hdr_decls, pfx ? " xmlns:" : " xmlns") < 0 ||
+		     buf_put_str(&x->hdr_decls, pfx ? pfx : "") < 0 ||
+		     buf_put_str(&x->hdr_decls, "='") < 0 ||
+		     put_escaped(&x->hdr_decls, uri, strlen(uri), 1) < 0 ||
+		     buf_put_u8(&x->hdr_decls, '\'') < 0))
+			fail(x, C2S_XML_ENOMEM);
 		return;
 	}
 	if (buf_put_str(&x->pend, pfx ? pfx : "") < 0 || buf_put_u8(&x->pend, 0) < 0 ||
 	    buf_put_str(&x->pend, uri) < 0 || buf_put_u8(&x->pend, 0) < 0)
 		fail(x, C2S_XML_ENOMEM);
 }
+
+static void XMLCALL on_cdata_start(void *ud) { ((struct c2s_xml *)ud)->in_cdata = 1; }
+static void XMLCALL on_cdata_end(void *ud) { ((struct c2s_xml *)ud)->in_cdata = 0; }
 
 static void XMLCALL on_doctype(void *ud, const char *n, const char *s, const char *p, int i)
 {
@@ -545,6 +581,7 @@ static void install(struct c2s_xml *x)
 	XML_SetElementHandler(x->p, on_start, on_end);
 	XML_SetCharacterDataHandler(x->p, on_text);
 	XML_SetStartNamespaceDeclHandler(x->p, on_ns_start);
+	XML_SetCdataSectionHandler(x->p, on_cdata_start, on_cdata_end);
 	XML_SetStartDoctypeDeclHandler(x->p, on_doctype);
 	XML_SetEntityDeclHandler(x->p, on_entity);
 	XML_SetProcessingInstructionHandler(x->p, on_pi);
@@ -554,7 +591,7 @@ static void install(struct c2s_xml *x)
 	XML_SetParamEntityParsing(x->p, XML_PARAM_ENTITY_PARSING_NEVER);
 	XML_SetReturnNSTriplet(x->p, 1);
 	x->depth = 0;
-	x->err = x->stopped = x->tag_open = 0;
+	x->err = x->stopped = x->tag_open = x->in_cdata = 0;
 	x->fed = x->boundary = 0;
 	x->stream_ns[0] = 0;
 	buf_reset(&x->pend);
@@ -581,8 +618,35 @@ struct c2s_xml *c2s_xml_new(const struct c2s_xml_limits *lim, const struct c2s_x
 	return x;
 }
 
+static void park(struct c2s_xml *x)
+{
+	if (!x->p || !x->parkable || x->depth != 1 || x->fed != x->boundary || x->err || x->stopped ||
+	    x->in_cdata)
+		return;
+	XML_ParserFree(x->p);
+	x->p = NULL;
+}
+
+static int unpark(struct c2s_xml *x)
+{
+	x->p = XML_ParserCreateNS("UTF-8", NS_SEP);
+	if (!x->p)
+		return C2S_XML_ENOMEM;
+	install(x);
+	x->priming = 1;
+	enum XML_Status st = XML_Parse(x->p, (const char *)x->hdr.data, (int)x->hdr.len, 0);
+	x->priming = 0;
+	if (st != XML_STATUS_OK || x->depth != 1 || x->err)
+		return C2S_XML_ENOMEM;	/* our own copy failed: an internal error */
+	x->fed = x->boundary = x->hdr.len;
+	return C2S_XML_OK;
+}
+
+int c2s_xml_parked(const struct c2s_xml *x) { return x->p == NULL; }
+
 void c2s_xml_trim(struct c2s_xml *x)
 {
+	park(x);
 	struct buf *bs[] = {&x->out, &x->meta, &x->text, &x->ctext, &x->gtext,
 			    &x->prio, &x->scope, &x->scope_str, &x->pend};
 	for (size_t i = 0; i < sizeof(bs) / sizeof(bs[0]); i++)
@@ -594,9 +658,10 @@ void c2s_xml_free(struct c2s_xml *x)
 {
 	if (!x)
 		return;
-	XML_ParserFree(x->p);
-	struct buf *bs[] = {&x->out, &x->meta, &x->text, &x->ctext, &x->gtext,
-			    &x->prio, &x->scope, &x->scope_str, &x->pend};
+	if (x->p)
+		XML_ParserFree(x->p);
+	struct buf *bs[] = {&x->out, &x->meta, &x->text, &x->ctext, &x->gtext, &x->prio,
+			    &x->scope, &x->scope_str, &x->pend, &x->hdr, &x->hdr_decls};
 	for (size_t i = 0; i < sizeof(bs) / sizeof(bs[0]); i++)
 		buf_wipe_free(bs[i]);	/* SASL payloads pass through text */
 	free(x);
@@ -604,8 +669,13 @@ void c2s_xml_free(struct c2s_xml *x)
 
 int c2s_xml_reset(struct c2s_xml *x)
 {
-	if (!XML_ParserReset(x->p, "UTF-8"))
+	if (x->p && !XML_ParserReset(x->p, "UTF-8"))
 		return -1;
+	if (!x->p && !(x->p = XML_ParserCreateNS("UTF-8", NS_SEP)))
+		return -1;
+	buf_free(&x->hdr);
+	buf_free(&x->hdr_decls);
+	x->parkable = 0;
 	install(x);
 	return 0;
 }
@@ -631,6 +701,11 @@ int c2s_xml_feed(struct c2s_xml *x, const void *p, size_t len)
 		return x->err;
 	if (x->stopped)
 		return C2S_XML_STOPPED;
+	if (!x->p && len > 0) {
+		int r = unpark(x);
+		if (r != C2S_XML_OK)
+			return x->err = r;
+	}
 	const char *s = p;
 	while (len > 0) {
 		size_t n = len < FEED_CHUNK ? len : FEED_CHUNK;

@@ -78,8 +78,10 @@ void c2s_xml_free(struct c2s_xml *x);
 int c2s_xml_feed(struct c2s_xml *x, const void *p, size_t len);
 /* Starts a new stream on the same parser (after STARTTLS and after SASL success). */
 int c2s_xml_reset(struct c2s_xml *x);
-/* Drops the element buffers a quiet stream does not need (they grow again on demand). */
+/* Drops the element buffers a quiet stream does not need (they grow again on demand) and,
+ * between stanzas, parks the parser: expat is freed and re-created on the next feed. */
 void c2s_xml_trim(struct c2s_xml *x);
+int c2s_xml_parked(const struct c2s_xml *x);	/* 1 while expat is freed */
 const char *c2s_xml_strerror(int err);
 /* The stream error condition for an error of c2s_xml_feed ("not-well-formed", ...). */
 const char *c2s_xml_condition(int err);
