@@ -28,12 +28,32 @@ void c2s_auth_abandon(struct c2s_conn *c)
 	c->sasl_wait_first = 0;
 }
 
+static void delay_done(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct c2s_conn *c = w->data;
+	sasl_failure(c, c->delayed_cond);
+	c->delayed_cond = NULL;
+	c2s_conn_hold(c, 0);
+}
+
+/* A refused login is answered only after a delay that grows with each failure, and the
+ * client is not read meanwhile: guessing passwords on one stream stays slow. */
 static void auth_fail(struct c2s_conn *c, int result)
 {
 	log_info("sasl failed", "sid=%llu condition=%s", (unsigned long long)c->sid,
 		 c2s_sasl_condition(result));
 	c2s_auth_abandon(c);
-	sasl_failure(c, c2s_sasl_condition(result));
+	if (result != C2S_SASL_EAUTH) {
+		sasl_failure(c, c2s_sasl_condition(result));
+		return;
+	}
+	c->auth_failures++;
+	double d = C2S_AUTH_DELAY * c->auth_failures;
+	c->delayed_cond = c2s_sasl_condition(result);
+	ev_timer_init(&c->delay, delay_done, d > C2S_AUTH_DELAY_MAX ? C2S_AUTH_DELAY_MAX : d, 0.);
+	ev_timer_start(env->loop, &c->delay);
+	c2s_conn_hold(c, 1);
 }
 
 /* Sends a storage step as AUTH_REQ with a fresh request id owned by this connection. */

@@ -17,6 +17,9 @@
 #define C2S_READS_PER_EVENT 4		/* then other connections get their turn */
 #define C2S_OUT_MAX (4u << 20)		/* bytes queued for a client before we give up on it */
 #define C2S_CLOSE_LINGER 5.0		/* seconds to flush a closing stream */
+#define C2S_ACCEPT_PAUSE 0.5		/* seconds listeners rest after EMFILE/ENFILE */
+#define C2S_AUTH_DELAY 1.0		/* seconds per failed SASL attempt before <failure/> */
+#define C2S_AUTH_DELAY_MAX 5.0
 #define C2S_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
 
 struct c2s_vhost {
@@ -33,6 +36,9 @@ struct c2s_conn {
 	int fd;
 	ev_io rio, wio;
 	ev_timer timer;			/* unauthenticated timeout, then close linger */
+	ev_timer delay;			/* a failed SASL attempt is answered late */
+	const char *delayed_cond;	/* the <failure/> condition being held back */
+	unsigned auth_failures;
 	SSL *ssl;
 	int tls;			/* enum c2s_tls_state */
 	int read_wants_write, write_wants_read;
@@ -44,7 +50,7 @@ struct c2s_conn {
 	struct c2s_scram *scram;	/* during SASL only */
 	int sasl_wait_first;		/* <auth/> came without an initial response */
 	unsigned hdr_sent : 1, authed : 1, bound : 1, closing : 1, restart : 1, in_read : 1,
-	    freed_later : 1, direct_tls : 1;
+	    freed_later : 1, direct_tls : 1, held : 1;
 	char *user;			/* localpart after SASL */
 	char *jid;			/* full JID after bind */
 	char *presence;			/* last broadcast presence, as forwarded */
@@ -66,6 +72,7 @@ struct c2s_env {
 	ev_io lio[WRK_MAX_LISTENERS];
 	int ltls[WRK_MAX_LISTENERS];
 	unsigned nlisteners;
+	ev_timer accept_pause;		/* out of descriptors: listeners rest, then retry */
 	struct c2s_conn *conns;
 	size_t nconns;
 	uint64_t next_sid;
@@ -88,6 +95,8 @@ void c2s_conn_close(struct c2s_conn *c, int graceful);
 void c2s_conn_pause_all(void);
 void c2s_conn_resume_all(void);
 void c2s_conn_start_tls(struct c2s_conn *c);
+/* Stops (on = 1) or resumes reading from c; resuming also processes buffered input. */
+void c2s_conn_hold(struct c2s_conn *c, int on);
 
 /* tls.c */
 SSL_CTX *c2s_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);

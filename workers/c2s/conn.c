@@ -29,7 +29,8 @@ static void conn_watchers(struct c2s_conn *c)
 		r = !c->read_wants_write;
 		w = c->read_wants_write;
 	} else {
-		r = (!c->closing && !env->paused && c->tls != C2S_TLS_PENDING) || c->write_wants_read;
+		r = (!c->closing && !env->paused && !c->held && c->tls != C2S_TLS_PENDING) ||
+		    c->write_wants_read;
 		w = (c->out.len > 0 && !c->write_wants_read) || c->read_wants_write;
 	}
 	set_active(&c->rio, r);
@@ -45,6 +46,7 @@ static void conn_destroy(struct c2s_conn *c)
 	ev_io_stop(env->loop, &c->rio);
 	ev_io_stop(env->loop, &c->wio);
 	ev_timer_stop(env->loop, &c->timer);
+	ev_timer_stop(env->loop, &c->delay);
 	c2s_tls_end(c);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -131,6 +133,16 @@ int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n)
 
 int c2s_conn_send_str(struct c2s_conn *c, const char *s) { return c2s_conn_send(c, s, strlen(s)); }
 
+void c2s_conn_hold(struct c2s_conn *c, int on)
+{
+	c->held = on ? 1 : 0;
+	if (c->in_read || c->closing)
+		return;
+	conn_watchers(c);
+	if (!on)
+		ev_feed_event(env->loop, &c->rio, EV_READ);	/* input may wait in TLS or the socket */
+}
+
 void c2s_conn_start_tls(struct c2s_conn *c)
 {
 	c->tls = C2S_TLS_PENDING;	/* the handshake starts once <proceed/> is on the wire */
@@ -186,7 +198,7 @@ static void conn_step(struct c2s_conn *c)
 {
 	c->in_read = 1;
 	conn_tls_step(c);
-	for (int i = 0; i < C2S_READS_PER_EVENT && !c->closing && !env->paused &&
+	for (int i = 0; i < C2S_READS_PER_EVENT && !c->closing && !env->paused && !c->held &&
 			(c->tls == C2S_TLS_NONE || c->tls == C2S_TLS_UP);
 	     i++)
 		if (!conn_read_once(c))
@@ -238,7 +250,8 @@ static void conn_new(int fd, int direct_tls)
 	ev_io_init(&c->rio, conn_io_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_io_cb, fd, EV_WRITE);
 	ev_timer_init(&c->timer, conn_timer_cb, (double)env->unauth_timeout, 0.);
-	c->rio.data = c->wio.data = c->timer.data = c;
+	ev_init(&c->delay, NULL);
+	c->rio.data = c->wio.data = c->timer.data = c->delay.data = c;
 	c->next = env->conns;
 	if (env->conns)
 		env->conns->prev = c;
@@ -257,6 +270,23 @@ static void conn_new(int fd, int direct_tls)
 	conn_watchers(c);
 }
 
+static void accept_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	for (unsigned i = 0; i < env->nlisteners; i++)
+		ev_io_start(env->loop, &env->lio[i]);
+}
+
+static void accept_rest(void)
+{
+	log_warn("out of descriptors, listeners rest", "streams=%zu", env->nconns);
+	for (unsigned i = 0; i < env->nlisteners; i++)
+		ev_io_stop(env->loop, &env->lio[i]);
+	ev_timer_stop(env->loop, &env->accept_pause);
+	ev_timer_init(&env->accept_pause, accept_resume, C2S_ACCEPT_PAUSE, 0.);
+	ev_timer_start(env->loop, &env->accept_pause);
+}
+
 void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop, (void)revents;
@@ -269,7 +299,9 @@ void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			accept_rest();	/* level-triggered: without a rest the loop would spin */
+		else if (errno != EAGAIN && errno != EWOULDBLOCK)
 			log_warn("accept failed", "errno=%d", errno);
 		return;
 	}

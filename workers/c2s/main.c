@@ -149,6 +149,7 @@ static void c2s_stop(void *arg)
 	static ev_timer tick;	/* lives until exit */
 	static double deadline;
 	log_info("stopping, closing every stream", "streams=%zu", env->nconns);
+	ev_timer_stop(env->loop, &env->accept_pause);
 	for (unsigned i = 0; i < env->nlisteners; i++) {
 		ev_io_stop(env->loop, &env->lio[i]);
 		close(env->lio[i].fd);

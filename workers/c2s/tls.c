@@ -68,7 +68,7 @@ SSL_CTX *c2s_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *ke
 				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_sess_set_cache_size(ctx, 1024);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);	/* stateless tickets only: no per-session memory here */
 	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni_cb);
 	BIO *bio = BIO_new_mem_buf(cert, (int)cert_len);
 	int bad = !bio || tls_load_chain(ctx, bio) < 0;
