@@ -107,9 +107,6 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	switch (w->signum) {
-	case SIGCHLD:
-		sup_sigchld();
-		break;
 	case SIGTERM:
 		log_notice("stopping (SIGTERM)", "");
 		sup_procs_stop(0);
@@ -136,9 +133,9 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void start_signals(void)
 {
-	ev_signal *sigs[] = {&env->sig_chld, &env->sig_term, &env->sig_int, &env->sig_hup};
-	int nums[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
-	for (int i = 0; i < 4; i++) {
+	ev_signal *sigs[] = {&env->sig_term, &env->sig_int, &env->sig_hup};
+	int nums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
 		ev_signal_init(sigs[i], signal_cb, nums[i]);
 		ev_signal_start(env->loop, sigs[i]);
 	}

@@ -87,6 +87,7 @@ struct sup_proc *sup_proc_find(enum sup_role role, unsigned instance)
 static void proc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void proc_chan_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void proc_err_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents);
 
 int sup_procs_build(void)
 {
@@ -181,6 +182,9 @@ void sup_proc_spawn(struct sup_proc *p)
 	close(sv[1]);
 	close(ep[1]);
 	p->pid = pid;
+	ev_child_init(&p->child_w, proc_child_cb, pid, 0);
+	p->child_w.data = p;
+	ev_child_start(env->loop, &p->child_w);
 	p->chan = sv[0];
 	p->errfd = ep[0];
 	fcntl(p->errfd, F_SETFL, O_NONBLOCK);
@@ -416,18 +420,11 @@ static void proc_exited(struct sup_proc *p, int status)
 	schedule(p, PS_BACKOFF, delay);
 }
 
-void sup_sigchld(void)
+static void proc_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
-	int status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (unsigned i = 0; i < env->nprocs; i++) {
-			if (env->procs[i].pid == pid) {
-				proc_exited(&env->procs[i], status);
-				break;
-			}
-		}
-	}
+	(void)revents;
+	ev_child_stop(loop, w);
+	proc_exited(w->data, w->rstatus);
 }
 
 static void proc_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -39,6 +39,7 @@ struct sup_proc {
 	int restart_now;		/* respawn without delay after this exit */
 	struct sup_restart policy;
 	ev_io chan_w, err_w;
+	ev_child child_w;		/* libev reaps children itself: exits arrive here */
 	ev_timer timer;			/* READY deadline, backoff, kill escalation */
 	struct buf errbuf;		/* partial stderr line */
 	int64_t log_window_ms;
@@ -67,7 +68,7 @@ struct sup_env {
 	char control_path[4200];
 	ev_io control_w;
 	ev_timer watchdog, stop_timer;
-	ev_signal sig_chld, sig_term, sig_int, sig_hup;
+	ev_signal sig_term, sig_int, sig_hup;
 };
 
 extern struct sup_env *env;	/* the one mutable global of the supervisor */
@@ -82,7 +83,6 @@ void sup_proc_spawn(struct sup_proc *p);
 void sup_procs_start(void);
 void sup_proc_restart(struct sup_proc *p);		/* xmppctl worker restart: clears throttle */
 void sup_procs_stop(int fast);
-void sup_sigchld(void);
 void sup_watchdog_tick(void);
 struct sup_proc *sup_proc_find(enum sup_role role, unsigned instance);
 /* Forwards a control request to a worker; done gets its answer, or NULL after a timeout

@@ -218,5 +218,9 @@ def run(coro, timeout=60):
     try:
         return loop.run_until_complete(asyncio.wait_for(coro, timeout))
     finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)

@@ -10,8 +10,6 @@
 #include "tlv.h"
 #include "worker.h"
 
-struct rtr_env *env;
-
 static void read_slice(const struct wrk_boot *b, uint32_t *nc2s, uint32_t *nhttp)
 {
 	struct rbuf r;

@@ -10,6 +10,8 @@
 
 #define BUCKETS_INITIAL 4096
 
+struct rtr_env *env;
+
 static uint64_t hash_bytes(const char *p, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
