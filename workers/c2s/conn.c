@@ -324,6 +324,8 @@ void c2s_conn_resume_all(void)
 	if (!env->paused)
 		return;
 	env->paused = 0;
+	log_info("router link window drained, client reads resume", "unacked=%zu",
+		   env->link ? link_unacked(env->link) : (size_t)0);
 	for (struct c2s_conn *c = env->conns; c; c = c->next) {
 		if (c->closing)
 			continue;
