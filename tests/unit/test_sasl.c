@@ -1,5 +1,6 @@
 /* Unit tests of the c2s SCRAM server steps: message parsing, malformed messages, and a full
- * SCRAM-SHA-1 exchange on the RFC 5802 example with the storage side computed here. */
+ * SCRAM-SHA-1 exchange on the RFC 5802 example with the storage side computed here; also the
+ * stringprep-based JID preparation c2s applies to usernames and stanza addresses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 #include "sto.h"
 #include "tlv.h"
 #include "workers/c2s/sasl.h"
+
+int c2s_jid_prep(const char *in, char *out, size_t cap);	/* workers/c2s/c2s.h */
 
 #define RFC_CFIRST "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"
 #define RFC_SNONCE "3rfcNHYJY1ZVvWVs7j"
@@ -382,6 +385,43 @@ static void test_random_nonce_and_order(void **state)
 	buf_free(&out);
 }
 
+struct jid_case {
+	const char *in, *want;	/* want NULL: refused */
+};
+
+static void test_jid_prep(void **state)
+{
+	(void)state;
+	static const struct jid_case jc[] = {
+		{"Alice@LocalHost/Res", "alice@localhost/Res"},
+		{"localhost", "localhost"},
+		{"LOCALHOST.", "localhost"},
+		{"a@b/c/d@e", "a@b/c/d@e"},
+		{"conference.localhost/Nick Name", "conference.localhost/Nick Name"},
+		{"@localhost", NULL},
+		{"a@", NULL},
+		{"a@b@c", NULL},
+		{"a@b/", NULL},
+		{"a b@c", NULL},
+		{"a\"b@c", NULL},
+		{"", NULL},
+		{"/res", NULL},
+	};
+	for (size_t i = 0; i < sizeof(jc) / sizeof(jc[0]); i++) {
+		char out[3072];
+		int r = c2s_jid_prep(jc[i].in, out, sizeof(out));
+		if (jc[i].want ? (r != 0 || strcmp(out, jc[i].want) != 0) : r == 0)
+			fail_msg("case \"%s\": got %d \"%s\", want %s", jc[i].in, r, r == 0 ? out : "",
+				 jc[i].want ? jc[i].want : "refused");
+	}
+	char big[1100];
+	memset(big, 'a', 1024);
+	memcpy(big + 1024, "@h", 3);
+	char out[3072];
+	assert_int_equal(c2s_jid_prep(big, out, sizeof(out)), -1);	/* localpart over 1023 bytes */
+	assert_int_equal(c2s_jid_prep("a@b/c", out, 5), -1);	/* no room: refused, not truncated */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_base64),		    cmocka_unit_test(test_rfc5802_exchange),
 		cmocka_unit_test(test_wrong_password),	    cmocka_unit_test(test_final_mismatches),
 		cmocka_unit_test(test_storage_failures),    cmocka_unit_test(test_random_nonce_and_order),
+		cmocka_unit_test(test_jid_prep),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

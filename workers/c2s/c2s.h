@@ -128,6 +128,9 @@ void c2s_sess_req_add(struct c2s_conn *c);
 void c2s_sess_req_remove(struct c2s_conn *c);
 struct c2s_conn *c2s_sess_by_reqid(uint32_t reqid);
 
+/* jid.c: canonical form of a JID (nodeprep, nameprep, resourceprep); 0 or -1 if invalid */
+int c2s_jid_prep(const char *in, char *out, size_t cap);
+
 /* stanza.c */
 int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
 

@@ -151,8 +151,33 @@ static void keep_presence(struct c2s_conn *c, const struct c2s_xml_elem *e, cons
 	c->priority = (int32_t)(prio < -128 ? -128 : prio > 127 ? 127 : prio);
 }
 
+/* A stanza to an invalid JID comes back as an error (RFC 6120 §8.3.3.8); errors are dropped. */
+static void bounce_malformed(struct c2s_conn *c, const struct c2s_xml_elem *e)
+{
+	if (e->type && strcmp(e->type, "error") == 0)
+		return;
+	struct buf b;
+	buf_init(&b);
+	int bad = buf_printf(&b, "<%s type='error'", e->name) < 0;
+	if (!bad && e->id)
+		bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
+		      buf_put_str(&b, "'") < 0;
+	bad = bad || buf_put_str(&b, " from='") < 0 ||
+	      buf_put_xml_escaped(&b, e->to, strlen(e->to)) < 0 ||
+	      buf_printf(&b, "'><error type='modify'><jid-malformed "
+			     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", e->name) < 0;
+	if (!bad)
+		(void)c2s_conn_send(c, b.data, b.len);
+	buf_free(&b);
+}
+
 static int forward(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_t stype)
 {
+	char to[XE_MAX_JID + 1] = "";
+	if (e->to && c2s_jid_prep(e->to, to, sizeof(to)) < 0) {
+		bounce_malformed(c, e);
+		return C2S_XML_CONTINUE;
+	}
 	struct buf body;
 	buf_init(&body);
 	if (c2s_xml_put_with_from(&body, e, c->jid) < 0) {
@@ -162,7 +187,7 @@ static int forward(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_t sty
 	}
 	if (stype == XE_ST_PRESENCE)
 		keep_presence(c, e, &body);
-	if (c2s_rl_send(XE_STANZA, stype, c->sid, 0, c->jid, e->to ? e->to : "", body.data, body.len) < 0)
+	if (c2s_rl_send(XE_STANZA, stype, c->sid, 0, c->jid, to, body.data, body.len) < 0)
 		env->cnt.send_errors++;
 	buf_free(&body);
 	return C2S_XML_CONTINUE;
