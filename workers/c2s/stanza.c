@@ -162,9 +162,8 @@ static void bounce_malformed(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	if (!bad && e->id)
 		bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
 		      buf_put_str(&b, "'") < 0;
-	bad = bad || buf_put_str(&b, " from='") < 0 ||
-	      buf_put_xml_escaped(&b, e->to, strlen(e->to)) < 0 ||
-	      buf_printf(&b, "'><error type='modify'><jid-malformed "
+	/* no from: the address is not a JID, so the error comes from the account's server */
+	bad = bad || buf_printf(&b, "><error type='modify'><jid-malformed "
 			     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", e->name) < 0;
 	if (!bad)
 		(void)c2s_conn_send(c, b.data, b.len);
