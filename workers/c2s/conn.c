@@ -153,8 +153,10 @@ static int conn_read_once(struct c2s_conn *c)
 {
 	ssize_t n = c->tls == C2S_TLS_UP ? c2s_tls_read(c, env->rbuf, sizeof(env->rbuf))
 					 : recv(c->fd, env->rbuf, sizeof(env->rbuf), MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		c2s_xml_trim(c->xml);	/* drained: an idle stream keeps as little as it can */
 		return 0;
+	}
 	if (n <= 0) {
 		c2s_conn_close(c, 0);
 		return 0;
@@ -175,7 +177,6 @@ static int conn_read_once(struct c2s_conn *c)
 		}
 		return c->tls != C2S_TLS_PENDING;	/* after <starttls/> the rest is dropped */
 	}
-	c2s_xml_trim(c->xml);
 	return 1;
 }
 

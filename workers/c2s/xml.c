@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "xlimits.h"
 
@@ -58,6 +59,22 @@ struct qname {
 	const char *uri, *local, *pfx;
 	size_t ulen, llen, plen;
 };
+
+/* expat salts its name hashes; parking creates parsers often, so the salt comes from one
+ * per-process secret and a counter instead of a getrandom call per parser. Process-wide by
+ * nature, like the secret behind it. */
+static unsigned long salt_secret, salt_counter;
+
+static unsigned long next_salt(void)
+{
+	if (!salt_secret && getrandom(&salt_secret, sizeof(salt_secret), 0) != sizeof(salt_secret))
+		salt_secret = (unsigned long)&salt_secret ^ 0x5bd1e995UL;	/* never in practice */
+	uint64_t v = (uint64_t)salt_secret + ++salt_counter * 0x9e3779b97f4a7c15ULL;
+	v ^= v >> 31;
+	v *= 0xbf58476d1ce4e5b9ULL;
+	v ^= v >> 29;
+	return (unsigned long)v;
+}
 
 static void split_name(const char *name, struct qname *q)
 {
@@ -578,6 +595,7 @@ static void XMLCALL on_skipped(void *ud, const char *n, int pe)
 static void install(struct c2s_xml *x)
 {
 	XML_SetUserData(x->p, x);
+	XML_SetHashSalt(x->p, next_salt());
 	XML_SetElementHandler(x->p, on_start, on_end);
 	XML_SetCharacterDataHandler(x->p, on_text);
 	XML_SetStartNamespaceDeclHandler(x->p, on_ns_start);
