@@ -200,6 +200,10 @@ static const struct sbx_argrule sbx_argrules[] = {
 	 * CPU count, OpenSSL looks for its configuration file) */
 	{SCMP_SYS(openat), JAILED, ENOENT, 0, {{0}}},
 	{SCMP_SYS(open), JAILED, ENOENT, 0, {{0}}},
+	/* c2s/http own no file; a library's exit-time cleanup (libmongoc's shared memory
+	 * counters, when linked) finds nothing to remove instead of killing a clean exit */
+	{SCMP_SYS(unlink), C2S | HTTP, ENOENT, 0, {{0}}},
+	{SCMP_SYS(unlinkat), C2S | HTTP, ENOENT, 0, {{0}}},
 	{SCMP_SYS(openat), STO, 0, 0, {{0}}},
 	{SCMP_SYS(open), STO, 0, 0, {{0}}},
 	/* non-blocking mode and pending bytes; terminal probes fail */
