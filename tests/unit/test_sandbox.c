@@ -464,6 +464,43 @@ static void test_forbidden_syscalls(void **state)
 	}
 }
 
+/* Every syscall of sbx_forbidden, with zero arguments, in every role: death by SIGSYS. */
+struct forbidden_case {
+	enum sbx_role role;
+	int nr;
+};
+
+static void child_forbidden_nr(const void *arg)
+{
+	const struct forbidden_case *c = arg;
+
+	child_sandbox(c->role, 0);
+	long rc = syscall(c->nr, 0, 0, 0, 0, 0, 0);
+	if (rc == 0 && (c->nr == SYS_fork || c->nr == SYS_vfork))
+		_exit(4);	/* in a child that should never have existed */
+	dprintf(STDERR_FILENO, "syscall %d returned %ld errno=%d\n", c->nr, rc, errno);
+	_exit(3);
+}
+
+static void test_forbidden_table(void **state)
+{
+	static struct child_result r;
+	(void)state;
+
+	assert_true(sbx_nforbidden > 30);
+	for (int role = 0; role < SBX_ROLE_MAX; role++) {
+		for (size_t i = 0; i < sbx_nforbidden; i++) {
+			struct forbidden_case c = {(enum sbx_role)role, sbx_forbidden[i]};
+			if (c.nr < 0)
+				continue;	/* not on this architecture */
+			run_child(child_forbidden_nr, &c, &r);
+			if (!WIFSIGNALED(r.status) || WTERMSIG(r.status) != SIGSYS)
+				fail_msg("role %s syscall %d: want death by SIGSYS, status %#x:\n%s",
+					 sbx_role_name(c.role), c.nr, r.status, r.out);
+		}
+	}
+}
+
 /* ---- NNG over ipc between sandboxed router, c2s and storage; libev; OpenSSL ---- */
 
 static void ipc_url(enum sbx_role self, const char *name, char *out, size_t cap)
@@ -736,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_apply_status),
 		cmocka_unit_test(test_clean_exit),
 		cmocka_unit_test(test_forbidden_syscalls),
+		cmocka_unit_test(test_forbidden_table),
 		cmocka_unit_test(test_nng_ipc_exchange),
 	};
 	return cmocka_run_group_tests(tests, fixture_setup, fixture_teardown);

@@ -218,8 +218,9 @@ static const struct sbx_argrule sbx_argrules[] = {
 	{SCMP_SYS(socket), STO, 0, 1, {{0, SCMP_CMP_EQ, AF_NETLINK, 0}}},	/* getaddrinfo */
 };
 
-/* Explicitly never allowed (they are absent from the tables above; listed here so a test
- * and a reader can check it; prctl is allowed only for thread names): process control, privileges, kernel attack surface. */
+/* Never allowed, whatever the role: process control, privileges, kernel attack surface.
+ * Building a filter fails when one of them appears in a table above (prctl is not listed:
+ * it is allowed for thread names only), and test_sandbox calls each of them. */
 const int sbx_forbidden[] = {
 	SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(fork), SCMP_SYS(vfork),
 	SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv), SCMP_SYS(process_vm_writev),
@@ -259,9 +260,30 @@ static int sbx_argrule_add(scmp_filter_ctx ctx, const struct sbx_argrule *r)
 	return sbx_rule_add(ctx, action, r->nr, r->ncmp, cmp);
 }
 
+/* A forbidden syscall added to an allowlist by mistake is a broken build, not a hole. */
+static int sbx_tables_check(void)
+{
+	for (size_t f = 0; f < sbx_nforbidden; f++) {
+		int nr = sbx_forbidden[f];
+		for (size_t i = 0; i < sizeof(sbx_allow) / sizeof(sbx_allow[0]); i++)
+			if (sbx_allow[i].nr == nr)
+				goto bad;
+		for (size_t i = 0; i < sizeof(sbx_argrules) / sizeof(sbx_argrules[0]); i++)
+			if (sbx_argrules[i].nr == nr)
+				goto bad;
+	}
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
 static int sbx_filter_fill(scmp_filter_ctx ctx, enum sbx_role role)
 {
 	unsigned bit = 1u << role;
+
+	if (sbx_tables_check() < 0)
+		return -1;
 
 	for (size_t i = 0; i < sizeof(sbx_allow) / sizeof(sbx_allow[0]); i++)
 		if ((sbx_allow[i].roles & bit) &&
