@@ -84,9 +84,9 @@ tests: $(UNIT_BINS) $(FUZZ_BINS)
 
 PY = /usr/bin/python3
 unit: tests
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; timeout 300 $$t; done
 	@set -e; for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; echo "== $$f corpus $$n"; \
-	  $$f tests/fuzz/corpus/$$n; done
+	  timeout 300 $$f tests/fuzz/corpus/$$n; done
 
 integration: all
 	$(PY) -m pytest -q tests/integration

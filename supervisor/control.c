@@ -410,7 +410,16 @@ int sup_control_open(char *err, size_t errlen)
 		return -1;
 	}
 	memcpy(sun.sun_path, env->control_path, (size_t)n + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* A socket that still answers belongs to a running server: never take it over. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		snprintf(err, errlen, "another xmppd is running with control socket %s", env->control_path);
+		close(fd);
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	unlink(env->control_path);
 	mode_t old = umask(0117);
 	int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sun, sizeof(sun));

@@ -19,7 +19,7 @@ static unsigned listener_instances(const char *kind)
 	return env->cfg.workers_c2s;	/* c2s, c2s-tls, component */
 }
 
-static int listener_socket(const struct cfg_listen *l, char *err, size_t errlen)
+static int listener_socket(const struct cfg_listen *l, int first_of_group, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
@@ -40,6 +40,22 @@ static int listener_socket(const struct cfg_listen *l, char *err, size_t errlen)
 		if (inet_pton(AF_INET, l->host, &s4->sin_addr) != 1)
 			goto bad;
 		sslen = sizeof(*s4);
+	}
+	/* SO_REUSEPORT would silently share the port with another running server: a probe
+	 * without it fails when anybody holds the address. */
+	int probe = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0) {
+		setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ss.ss_family == AF_INET6)
+			setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (!first_of_group || bind(probe, (struct sockaddr *)&ss, sslen) == 0) {
+			close(probe);
+		} else {
+			snprintf(err, errlen, "cannot listen on %s [%s]:%u: %s", l->kind, l->host, l->port,
+				 strerror(errno));
+			close(probe);
+			return -1;
+		}
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -73,7 +89,7 @@ int sup_listeners_open(char *err, size_t errlen)
 		sl->conf = env->cfg.listens[i];
 		unsigned n = listener_instances(sl->conf.kind);
 		for (sl->nfds = 0; sl->nfds < n; sl->nfds++) {
-			sl->fds[sl->nfds] = listener_socket(&sl->conf, err, errlen);
+			sl->fds[sl->nfds] = listener_socket(&sl->conf, sl->nfds == 0, err, errlen);
 			if (sl->fds[sl->nfds] < 0)
 				return -1;
 		}

@@ -149,7 +149,9 @@ static int teardown(void **state)
 	char path[128];
 	(void)state;
 	link_close(t.peer);
+	rtr_link_clear(&env->links[0]);
 	link_close(env->links[0].link);
+	rtr_routes_free();
 	free(env->links);
 	snprintf(path, sizeof(path), "%s/c2s.0.sock", t.dir);
 	unlink(path);

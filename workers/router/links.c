@@ -108,6 +108,17 @@ static void link_reset(struct rtr_link *l)
 	l->in_tail = NULL;
 }
 
+void rtr_link_clear(struct rtr_link *l)
+{
+	link_reset(l);
+	while (l->out_head) {
+		struct rtr_outrec *r = l->out_head;
+		l->out_head = r->next;
+		free(r);
+	}
+	l->out_tail = NULL;
+}
+
 static void on_acked(void *arg, struct link *lk, uint64_t upto)
 {
 	struct rtr_link *l = arg;
@@ -182,6 +193,12 @@ static void auth_forward(struct rtr_link *l, const struct xe_msg *m, const uint8
 	}
 }
 
+static void envelope_denied(struct rtr_link *l, const struct xe_msg *m)
+{
+	l->denied++;
+	log_warn("envelope not permitted from a stream worker", "link=%s kind=%s", l->name, xe_kind_name(m->kind));
+}
+
 static void on_recv(void *arg, struct link *lk, uint64_t seq, const uint8_t *data, size_t len)
 {
 	struct rtr_link *l = arg;
@@ -219,15 +236,13 @@ static void on_recv(void *arg, struct link *lk, uint64_t seq, const uint8_t *dat
 			rtr_route_event(l, &m);
 			break;
 		case XE_AUTH_REQ:
-			if (auth_permitted(&m)) {
+			if (auth_permitted(&m))
 				auth_forward(l, &m, data, len);
-				break;
-			}
-			/* fall through */
+			else
+				envelope_denied(l, &m);
+			break;
 		default:
-			l->denied++;
-			log_warn("envelope kind not permitted from a stream worker", "link=%s kind=%s", l->name,
-				 xe_kind_name(m.kind));
+			envelope_denied(l, &m);
 			break;
 		}
 	}

@@ -83,8 +83,11 @@ int main(void)
 	wrk_ready();
 	log_info("router ready", "links=%u vhosts=%u", env->nlinks, env->nvhosts);
 	ev_run(env->loop, 0);
-	for (unsigned i = 0; i < env->nlinks; i++)
+	for (unsigned i = 0; i < env->nlinks; i++) {
+		rtr_link_clear(&env->links[i]);
 		link_close(env->links[i].link);
+	}
+	rtr_routes_free();
 	storeq_client_close(env->storage);
 	return 0;
 }

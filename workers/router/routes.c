@@ -178,3 +178,14 @@ void rtr_link_drop_sessions(struct rtr_link *l)
 	if (dropped)
 		log_info("routes of a stream worker dropped", "link=%s sessions=%zu", l->name, dropped);
 }
+
+void rtr_routes_free(void)
+{
+	for (size_t i = 0; i < env->nsid_buckets; i++)
+		while (env->by_sid[i])
+			rtr_session_unbind(env->by_sid[i]);
+	free(env->users);
+	free(env->by_sid);
+	env->users = NULL;
+	env->by_sid = NULL;
+}

@@ -67,6 +67,7 @@ struct rtr_session *rtr_session_by_sid(const struct rtr_link *l, uint64_t sid);
 struct rtr_user *rtr_user_find(const char *bare, size_t len);
 struct rtr_session *rtr_session_by_full(const char *full, size_t len);
 void rtr_link_drop_sessions(struct rtr_link *l);
+void rtr_routes_free(void);
 int rtr_is_local_domain(const char *d, size_t len);
 
 /* deliver.c */
@@ -77,6 +78,8 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m);
 /* Sends an envelope to a link on behalf of env->current (its ack waits for this one). */
 int rtr_send(struct rtr_link *l, const struct xe_msg *m);
 int rtr_send_to_session(const struct rtr_session *s, const struct xe_msg *m);
+/* Forgets the link's sessions and its acknowledgement bookkeeping (shutdown, tests). */
+void rtr_link_clear(struct rtr_link *l);
 
 
 
