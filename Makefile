@@ -1,5 +1,6 @@
 # xmppd build: one binary per process role, static role libraries for the unit tests.
 CC      ?= cc
+MAKEFLAGS += --no-print-directory
 BUILD   ?= build
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wimplicit-fallthrough -fno-common -Wno-format-zero-length
