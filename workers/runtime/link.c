@@ -441,8 +441,10 @@ static struct link *link_open(struct ev_loop *loop, const struct link_opts *o,
 		nng_close(s);
 		goto fail;
 	}
-	if ((rv = nev_start(&l->nev, loop, s, &link_nev_ops, l)) != 0)
+	if ((rv = nev_start(&l->nev, loop, s, &link_nev_ops, l)) != 0) {
+		nev_destroy(&l->nev);
 		goto fail;
+	}
 	return l;
 fail:
 	log_err("cannot open a stanza link", "err=\"%s\"", nng_strerror(rv));
@@ -539,9 +541,11 @@ void link_close(struct link *l)
 		return;
 	l->closing = 1;
 	ev_prepare_stop(l->loop, &l->ackw);
-	nev_close(&l->nev);
-	if (l->depth > 0 || l->nev.in_dispatch)
-		ev_timer_start(l->loop, &l->reaper);	/* freed after the callback returns */
-	else
+	if (l->depth > 0 || l->nev.in_dispatch) {
+		/* inside a callback: stop now, close the NNG socket and free once it returned */
+		nev_stop(&l->nev);
+		ev_timer_start(l->loop, &l->reaper);
+	} else {
 		link_free(l);
+	}
 }

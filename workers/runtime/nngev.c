@@ -2,25 +2,32 @@
  * under the mutex and wakes the loop; it must never call back into the owner. */
 #include "nngev.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
-/* NNG thread: record the event and wake the loop. */
+/* NNG thread: record the event and wake the loop, unless the socket is being closed
+ * (then the nev_sock may already be gone and only the notify block is left). */
 static void nev_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	struct nev_sock *n = arg;
-	pthread_mutex_lock(&n->mu);
-	if (n->qlen == NEV_PIPE_QUEUE) {
-		n->pipe_events_lost++;
-	} else {
-		unsigned at = (n->qhead + n->qlen) % NEV_PIPE_QUEUE;
-		n->q[at].pipe_id = (uint32_t)nng_pipe_id(p);
-		n->q[at].ev = (int)ev;
-		n->qlen++;
+	struct nev_notify *nt = arg;
+	pthread_mutex_lock(&nt->mu);
+	if (!nt->dead) {
+		struct nev_sock *n = nt->n;
+		if (n->qlen == NEV_PIPE_QUEUE) {
+			n->pipe_events_lost++;
+		} else {
+			unsigned at = (n->qhead + n->qlen) % NEV_PIPE_QUEUE;
+			n->q[at].pipe_id = (uint32_t)nng_pipe_id(p);
+			n->q[at].ev = (int)ev;
+			n->qlen++;
+		}
+		ev_async_send(n->loop, &n->wake);
 	}
-	pthread_mutex_unlock(&n->mu);
-	ev_async_send(n->loop, &n->wake);
+	pthread_mutex_unlock(&nt->mu);
 }
 
 /* Loop thread: hand the queued pipe events to the owner, one at a time, so the
@@ -33,15 +40,15 @@ static void nev_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	n->in_dispatch++;
 	while (!n->stopped) {
 		struct nev_pipe_event e;
-		pthread_mutex_lock(&n->mu);
+		pthread_mutex_lock(&n->notify->mu);
 		if (n->qlen == 0) {
-			pthread_mutex_unlock(&n->mu);
+			pthread_mutex_unlock(&n->notify->mu);
 			break;
 		}
 		e = n->q[n->qhead];
 		n->qhead = (n->qhead + 1) % NEV_PIPE_QUEUE;
 		n->qlen--;
-		pthread_mutex_unlock(&n->mu);
+		pthread_mutex_unlock(&n->notify->mu);
 		if (n->ops->pipe)
 			n->ops->pipe(n->arg, e.pipe_id, e.ev);
 	}
@@ -121,7 +128,13 @@ int nev_start(struct nev_sock *n, struct ev_loop *loop, nng_socket s, const stru
 	 * reason to wait, so a missing SENDFD is not an error */
 	if (nng_socket_get_int(s, NNG_OPT_SENDFD, &wfd) != 0)
 		wfd = -1;
-	pthread_mutex_init(&n->mu, NULL);
+	if (!(n->notify = calloc(1, sizeof(*n->notify)))) {
+		nng_close(s);
+		n->open = 0;
+		return NNG_ENOMEM;
+	}
+	pthread_mutex_init(&n->notify->mu, NULL);
+	n->notify->n = n;
 	ev_io_init(&n->rio, nev_read_cb, rfd, EV_READ);
 	n->rio.data = n;
 	ev_io_init(&n->wio, nev_write_cb, wfd, EV_READ);
@@ -131,8 +144,8 @@ int nev_start(struct nev_sock *n, struct ev_loop *loop, nng_socket s, const stru
 	ev_async_start(loop, &n->wake);
 	ev_io_start(loop, &n->rio);
 	n->started = 1;
-	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, nev_pipe_cb, n)) != 0 ||
-	    (rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, nev_pipe_cb, n)) != 0) {
+	if ((rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, nev_pipe_cb, n->notify)) != 0 ||
+	    (rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, nev_pipe_cb, n->notify)) != 0) {
 		nev_close(n);
 		return rv;
 	}
@@ -149,7 +162,7 @@ int nev_send(struct nev_sock *n, nng_msg *m)
 	return rv;
 }
 
-void nev_close(struct nev_sock *n)
+void nev_stop(struct nev_sock *n)
 {
 	if (n->stopped)
 		return;
@@ -158,21 +171,108 @@ void nev_close(struct nev_sock *n)
 		ev_io_stop(n->loop, &n->rio);
 		ev_io_stop(n->loop, &n->wio);
 	}
-	if (n->open) {
-		/* nng_close waits for running pipe callbacks; they only touch the mutex
-		 * and the async watcher, which stay valid until nev_destroy */
-		nng_close(n->sock);
-		n->open = 0;
+}
+
+/* A helper thread runs nng_close so the loop can stop waiting for it. */
+struct nev_closer {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	nng_socket sock;
+	int done, abandoned;
+};
+
+static void nev_closer_free(struct nev_closer *c)
+{
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static void *nev_closer_main(void *arg)
+{
+	struct nev_closer *c = arg;
+	nng_close(c->sock);
+	pthread_mutex_lock(&c->mu);
+	c->done = 1;
+	int abandoned = c->abandoned;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (abandoned)
+		nev_closer_free(c);	/* nobody waits any more */
+	return NULL;
+}
+
+int nev_close_socket(nng_socket s)
+{
+	struct nev_closer *c = calloc(1, sizeof(*c));
+	pthread_condattr_t ca;
+	pthread_t t;
+	if (!c) {
+		nng_close(s);
+		return 0;
 	}
-	if (n->started)
+	c->sock = s;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&t, NULL, nev_closer_main, c) != 0) {
+		nev_closer_free(c);
+		nng_close(s);	/* no thread to spare: close in line */
+		return 0;
+	}
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += NEV_CLOSE_WAIT_MS / 1000;
+	dl.tv_nsec += (NEV_CLOSE_WAIT_MS % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &dl) != ETIMEDOUT)
+		;
+	if (c->done) {
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(t, NULL);
+		nev_closer_free(c);
+		return 0;
+	}
+	c->abandoned = 1;
+	pthread_mutex_unlock(&c->mu);
+	pthread_detach(t);
+	log_warn("nng_close did not finish, left to a helper thread", "wait_ms=%d",
+		 NEV_CLOSE_WAIT_MS);
+	return -1;
+}
+
+void nev_close(struct nev_sock *n)
+{
+	nev_stop(n);
+	if (n->started) {
+		pthread_mutex_lock(&n->notify->mu);
+		n->notify->dead = 1;
+		pthread_mutex_unlock(&n->notify->mu);
 		ev_async_stop(n->loop, &n->wake);
+	}
+	if (n->open) {
+		n->open = 0;
+		if (nev_close_socket(n->sock) < 0 && n->started) {
+			n->notify = NULL;	/* NNG may still call back into it: left behind */
+		}
+	}
 }
 
 void nev_destroy(struct nev_sock *n)
 {
 	nev_close(n);
 	if (n->started) {
-		pthread_mutex_destroy(&n->mu);
+		if (n->notify) {
+			pthread_mutex_destroy(&n->notify->mu);
+			free(n->notify);
+			n->notify = NULL;
+		}
 		n->started = 0;
 	}
 }

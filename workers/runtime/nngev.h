@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #define NEV_PIPE_QUEUE 64	/* pipe events kept between two loop iterations */
+/* NNG 1.5.2 can hang in nng_close while a peer is still sending (nanomsg/nng #1543, fixed
+ * upstream in 1.8): nev_close waits this long for it on a helper thread, then gives up. */
+#define NEV_CLOSE_WAIT_MS 1000
 
 struct nev_ops {
 	/* One received message; the callee takes it (nng_msg_free or pass it on). */
@@ -28,13 +31,21 @@ struct nev_pipe_event {
 	int ev;
 };
 
+/* What NNG's pipe callbacks may touch; allocated apart from nev_sock so that it can be
+ * left behind (leaked, a few bytes) if nng_close never returns. */
+struct nev_notify {
+	pthread_mutex_t mu;
+	int dead;		/* set under mu by nev_close: callbacks then do nothing */
+	struct nev_sock *n;
+};
+
 /* Embedded by its owner; all fields are private to nngev.c. */
 struct nev_sock {
 	struct ev_loop *loop;
 	nng_socket sock;
 	ev_io rio, wio;
 	ev_async wake;
-	pthread_mutex_t mu;
+	struct nev_notify *notify;	/* its mutex guards q, qhead, qlen, pipe_events_lost */
 	struct nev_pipe_event q[NEV_PIPE_QUEUE];
 	unsigned qhead, qlen;
 	unsigned long pipe_events_lost;	/* queue overflow; owners must tolerate lost events */
@@ -42,7 +53,7 @@ struct nev_sock {
 	void *arg;
 	int open;		/* the NNG socket is owned and not yet closed */
 	int stopped;		/* nev_close was called: no more callbacks */
-	int started;		/* watchers and mutex initialised */
+	int started;		/* watchers and notify set up */
 	int in_dispatch;	/* a callback of this nev_sock is on the stack */
 };
 
@@ -59,10 +70,16 @@ int nev_send(struct nev_sock *n, nng_msg *m);
 /* Receives until the queue is empty (what the watcher does); exposed for owners that
  * want to drain right after a state change. */
 void nev_poll(struct nev_sock *n);
-/* Stops the watchers and closes the socket; no callback runs afterwards. Safe to call from
- * inside a callback of this nev_sock (the receive loop notices and stops). Idempotent. */
+/* Stops the watchers: no callback runs afterwards and the receive loop of a callback on
+ * the stack stops at once; the NNG socket stays open until nev_close. Idempotent. */
+void nev_stop(struct nev_sock *n);
+/* nev_stop, then closes the NNG socket, waiting at most NEV_CLOSE_WAIT_MS (then logged and
+ * abandoned to a helper thread). Not from inside a callback of this nev_sock: owners defer
+ * it with a zero timer. Idempotent. */
 void nev_close(struct nev_sock *n);
-/* Frees what nev_start set up; call after nev_close once no callback is on the stack. */
+/* nev_close, then frees what nev_start set up; once no callback is on the stack. */
 void nev_destroy(struct nev_sock *n);
+/* Closes any NNG socket the same bounded way: 0 closed, -1 abandoned (still closing). */
+int nev_close_socket(nng_socket s);
 
 #endif

@@ -211,6 +211,7 @@ struct storeq_client *storeq_listen(struct ev_loop *loop, const char *url)
 		goto fail;
 	}
 	if ((rv = nev_start(&c->nev, loop, s, &storeq_client_ops, c)) != 0) {
+		nev_destroy(&c->nev);
 		free(c);
 		goto fail;
 	}
@@ -288,12 +289,13 @@ void storeq_client_close(struct storeq_client *c)
 	if (!c || c->closing)
 		return;
 	c->closing = 1;
-	nev_close(&c->nev);
+	nev_stop(&c->nev);
 	for (unsigned b = 0; b < STOREQ_BUCKETS; b++)
 		while (c->buckets[b])
 			storeq_finish(c, c->buckets[b], -ECONNRESET, NULL, 0);
+	/* inside a callback the NNG socket is closed (and c freed) once it returned */
 	if (c->depth > 0 || c->nev.in_dispatch)
-		ev_timer_start(c->loop, &c->reaper);	/* freed once the callback returns */
+		ev_timer_start(c->loop, &c->reaper);
 	else
 		storeq_client_free(c);
 }
@@ -379,6 +381,7 @@ struct storeq_server *storeq_dial(struct ev_loop *loop, const char *url, storeq_
 		goto fail;
 	}
 	if ((rv = nev_start(&s->nev, loop, sock, &storeq_server_ops, s)) != 0) {
+		nev_destroy(&s->nev);
 		free(s);
 		goto fail;
 	}
@@ -399,7 +402,7 @@ void storeq_server_close(struct storeq_server *s)
 	if (!s || s->closing)
 		return;
 	s->closing = 1;
-	nev_close(&s->nev);
+	nev_stop(&s->nev);
 	if (s->depth > 0 || s->nev.in_dispatch)
 		ev_timer_start(s->loop, &s->reaper);
 	else
