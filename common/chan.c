@@ -10,7 +10,7 @@
 
 int chan_send(int fd, uint8_t type, const void *data, size_t len, int pass_fd)
 {
-	if (len + 1 > CHAN_MAX_MSG) {
+	if (len >= CHAN_MAX_MSG) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -75,16 +75,27 @@ int chan_recv(int fd, uint8_t *type, struct buf *payload, int *got_fd)
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return (int)n;
+	int extra = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfds; i++) {
 			int got;
-			memcpy(&got, CMSG_DATA(c), sizeof(int));
-			if (*got_fd >= 0)
-				close(got);	/* at most one fd per message */
-			else
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*got_fd < 0)
 				*got_fd = got;
+			else {
+				close(got);	/* at most one fd per message */
+				extra = 1;
+			}
 		}
+	}
+	if (extra) {
+		close(*got_fd);
+		*got_fd = -1;
+		errno = EMSGSIZE;
+		return -1;
 	}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		if (*got_fd >= 0)

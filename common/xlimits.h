@@ -3,7 +3,7 @@
 #define XMPPD_XLIMITS_H
 
 #define TLV_MAX_VALUE		(4u << 20)	/* one TLV value: certificates, stored values */
-#define CHAN_MAX_MSG		(8u << 20)	/* one boot-channel message */
+#define CHAN_MAX_MSG		(2u << 20)	/* one boot-channel message (Linux caps SEQPACKET near 4 MiB) */
 #define CTL_MAX_FRAME		(1u << 20)	/* one control-socket frame */
 #define XE_MAX_JID		3071u		/* RFC 7622: 3 × 1023 bytes plus separators */
 #define XE_MAX_BODY		(1u << 20)	/* largest stanza or TLV body in an envelope */

@@ -172,8 +172,12 @@ void sup_proc_spawn(struct sup_proc *p)
 		fatal("socketpair failed", "err=\"%s\"", strerror(errno));
 	if (pipe2(ep, O_CLOEXEC) < 0)
 		fatal("pipe failed", "err=\"%s\"", strerror(errno));
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	for (int i = 0; i < 2; i++) {	/* FORCE needs root; unprivileged gets what the sysctl allows */
+		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+			setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+		if (setsockopt(sv[i], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+			setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	}
 	pid_t pid = fork();
 	if (pid < 0)
 		fatal("fork failed", "err=\"%s\"", strerror(errno));

@@ -133,7 +133,7 @@ static void test_fd_passing(void **state)
 
 /* Linux cannot carry an AF_UNIX SEQPACKET message much above 4 MiB (one kmalloc'd skb plus
  * page fragments), whatever the buffer sizes; 4 MiB is the largest size tested here. */
-#define LARGE_MSG (4u << 20)
+#define LARGE_MSG (CHAN_MAX_MSG - 1)
 
 static void test_size_limit(void **state)
 {
@@ -203,6 +203,42 @@ static void test_eof_and_nonblocking(void **state)
 	close(sv[1]);
 }
 
+/* A message carrying two fds is refused whole, and neither fd stays open in the receiver. */
+static void test_two_fds_refused(void **state)
+{
+	(void)state;
+	int sv[2], fds[2];
+	pair(sv, 0);
+	assert_int_equal(pipe(fds), 0);
+	int before = count_fds();
+	uint8_t type = CHAN_LISTENER;
+	struct iovec iov = {&type, 1};
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	assert_int_equal(sendmsg(sv[0], &mh, 0), 1);
+	struct buf got;
+	buf_init(&got);
+	int fd = 42;
+	assert_int_equal(chan_recv(sv[1], &type, &got, &fd), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(fd, -1);
+	assert_int_equal(count_fds(), before);
+	buf_free(&got);
+	close(fds[0]);
+	close(fds[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_fd_passing),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_eof_and_nonblocking),
+		cmocka_unit_test(test_two_fds_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
