@@ -33,7 +33,14 @@ STORAGE_CFLAGS = $(shell pkg-config --cflags libmongoc-1.0 2>/dev/null)
 BINS = $(BUILD)/xmppd $(BUILD)/xmppd-c2s $(BUILD)/xmppd-http $(BUILD)/xmppd-router \
        $(BUILD)/xmppd-storage $(BUILD)/xmppctl
 
-all: $(BINS)
+# Modules: mods/mod_<name>.c → $(BUILD)/mods/mod_<name>.so, dlopened by the router at start.
+MOD_SRC  = $(wildcard mods/mod_*.c)
+MOD_SOS  = $(patsubst mods/%.c,$(BUILD)/mods/%.so,$(MOD_SRC))
+$(BUILD)/mods/%.so: mods/%.c mods/mod.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) -fPIC -I. -Icommon -shared -Wl,-z,relro,-z,now,-z,noexecstack -o $@ $<
+
+all: $(BINS) $(MOD_SOS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -81,7 +88,7 @@ $(BUILD)/fuzz/%: $(call obj,tests/fuzz/%.c) $(call obj,tests/fuzz/replay.c) $(RO
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) $(STORAGE_LIBS) -ldl
 
-tests: $(UNIT_BINS) $(FUZZ_BINS)
+tests: $(UNIT_BINS) $(FUZZ_BINS) $(MOD_SOS)
 
 PY = /usr/bin/python3
 unit: tests

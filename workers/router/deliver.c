@@ -1,22 +1,40 @@
-/* Stanza delivery, RFC 6121 §8.5 for the walking skeleton: full JIDs are forwarded from the
- * envelope header alone; bare JIDs go to the highest-priority available resources; the router
- * parses XML only where a rule must read it (presence priority, message type, error replies). */
+/* Stanza processing: Prosody's event taxonomy on per-host buses, then the RFC 6121 §8.5 rules
+ * of rules.c. Full-JID stanzas nobody hooked are forwarded from the envelope header alone;
+ * XML is parsed only when an event or a rule must read it. Never an error for an error. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "host.h"
 #include "log.h"
 #include "route.h"
 #include "rtr.h"
+#include "rules.h"
 #include "tlv.h"
 #include "xnode.h"
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define EVENT_NAME_MAX 512
 
 struct jid_parts {
 	const char *node, *domain, *resource;
 	size_t node_len, domain_len, resource_len;
 	size_t bare_len;	/* node@domain, or domain */
 };
+
+/* One stanza from a client on its way through the events and rules. */
+struct rtr_stanza {
+	const struct xe_msg *m;
+	struct rtr_session *origin;
+	struct xnode *x;
+	char *from, *to;		/* NUL-terminated copies; to may be "" */
+	struct jid_parts tp;
+	struct mod_host *from_host, *to_host;
+	const char *dest;		/* "host", "bare", "full", "self" */
+};
+
+static const char *const kind_names[] = {"", "message", "presence", "iq"};
 
 static int jid_split(const char *j, size_t len, struct jid_parts *p)
 {
@@ -43,6 +61,14 @@ static int jid_split(const char *j, size_t len, struct jid_parts *p)
 	return 0;
 }
 
+static int stype_of(const char *name)
+{
+	for (int k = XE_ST_MESSAGE; k <= XE_ST_IQ; k++)
+		if (strcmp(name, kind_names[k]) == 0)
+			return k;
+	return XE_ST_NONE;
+}
+
 static void forward(const struct rtr_session *to, const struct xe_msg *m)
 {
 	struct xe_msg out = *m;
@@ -50,106 +76,200 @@ static void forward(const struct rtr_session *to, const struct xe_msg *m)
 	rtr_send_to_session(to, &out);
 }
 
-/* Sends an error reply for m back to its sender s (never an error for an error). */
-static void bounce(const struct rtr_session *s, const struct xe_msg *m, const char *type, const char *cond)
+static void target_of(const char *bare, size_t blen, int full, int bound, struct rtr_target *t)
 {
-	struct xnode *x = xnode_parse((const char *)m->body, m->body_len);
-	if (!x)
-		return;
-	const char *t = xnode_attr(x, "type");
-	if (t && strcmp(t, "error") == 0) {
-		xnode_free(x);
-		return;
-	}
-	char *from = m->to_len ? strndup(m->to, m->to_len) : NULL;
-	xnode_set_attr(x, "from", from);
-	xnode_set_attr(x, "to", s->full);
-	xnode_set_attr(x, "type", "error");
-	struct xnode *e = xnode_new("error"), *c = xnode_new(cond);
-	if (e && c) {
-		xnode_set_attr(e, "type", type);
-		xnode_set_attr(c, "xmlns", NS_STANZAS);
-		xnode_append_take(e, c);
-		xnode_append_take(x, e);
-		struct buf body;
-		buf_init(&body);
-		if (xnode_serialize(x, &body) == 0) {
-			struct xe_msg out = {.version = XE_VERSION, .kind = XE_STANZA, .stype = m->stype,
-					     .flags = XE_F_FROM_SERVER, .from = from, .from_len = (uint16_t)m->to_len,
-					     .to = s->full, .to_len = (uint16_t)strlen(s->full),
-					     .body = body.data, .body_len = (uint32_t)body.len};
-			rtr_send_to_session(s, &out);
-		}
-		buf_free(&body);
-	} else {
-		xnode_free(e);
-		xnode_free(c);
-	}
-	xnode_free(x);
-	free(from);
-}
-
-static int stanza_type_is(const struct xe_msg *m, const char *want, int absent_matches)
-{
-	struct xnode *x = xnode_parse((const char *)m->body, m->body_len);
-	if (!x)
-		return 0;
-	const char *t = xnode_attr(x, "type");
-	int r = t ? strcmp(t, want) == 0 : absent_matches;
-	xnode_free(x);
-	return r;
-}
-
-static char *message_type(const struct xe_msg *m)
-{
-	struct xnode *x = xnode_parse((const char *)m->body, m->body_len);
-	if (!x)
-		return NULL;
-	const char *t = xnode_attr(x, "type");
-	char *r = strdup(t ? t : "normal");
-	xnode_free(x);
-	return r;
-}
-
-/* RFC 6121 §8.5.2: a message to a bare JID of a local account. */
-static void deliver_bare_message(const struct rtr_session *from, const struct xe_msg *m, const char *bare,
-				 size_t blen)
-{
-	char *type = message_type(m);
-	if (!type)
-		return;
 	struct rtr_user *u = rtr_user_find(bare, blen);
-	int top = -129, n = 0;
+	*t = (struct rtr_target){.full = full, .resource_bound = bound};
+	for (struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user) {
+		t->available += s->available != 0;
+		t->nonneg += s->available && s->priority >= 0;
+	}
+}
+
+/* Sends m to the resources of bare that the action selects; returns how many got it. */
+static unsigned fan_out(const struct xe_msg *m, const char *bare, size_t blen, enum rtr_action a)
+{
+	struct rtr_user *u = rtr_user_find(bare, blen);
+	int top = -129;
+	unsigned n = 0;
 	for (struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user)
 		if (s->available && s->priority >= 0 && s->priority > top)
 			top = s->priority;
-	if (strcmp(type, "groupchat") != 0 && strcmp(type, "error") != 0) {
-		for (struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user) {
-			if (s->available && s->priority == top) {
-				forward(s, m);
-				n++;
-			}
-		}
+	for (struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user) {
+		if (!s->available || (a == RTR_TO_TOP && s->priority != top) ||
+		    (a == RTR_TO_NONNEG && s->priority < 0))
+			continue;
+		forward(s, m);
+		n++;
 	}
-	/* nothing to deliver to and no offline storage yet: the sender learns it */
-	if (!n && from && strcmp(type, "headline") != 0 && strcmp(type, "error") != 0)
-		bounce(from, m, "cancel", "service-unavailable");
-	free(type);
+	return n;
 }
 
-static void broadcast_to_available(const struct xe_msg *m, const char *bare, size_t blen)
+/* Serializes x and routes it as the server: from and to are its attributes. */
+static int send_node(const struct xnode *x, const char *from, const char *to)
 {
-	struct rtr_user *u = rtr_user_find(bare, blen);
-	for (struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user)
-		if (s->available)
-			forward(s, m);
+	struct jid_parts tp;
+	struct buf body;
+	int rc = -1;
+	if (!to || jid_split(to, strlen(to), &tp) < 0 || !tp.node || !rtr_is_local_domain(tp.domain, tp.domain_len))
+		return -1;
+	buf_init(&body);
+	if (xnode_serialize(x, &body) < 0 || strlen(to) > 3071 || (from && strlen(from) > 3071)) {
+		buf_free(&body);
+		return -1;
+	}
+	struct xe_msg out = {.version = XE_VERSION, .kind = XE_STANZA, .stype = (uint8_t)stype_of(x->name),
+			     .flags = XE_F_FROM_SERVER, .from = from, .from_len = (uint16_t)(from ? strlen(from) : 0),
+			     .to = to, .to_len = (uint16_t)strlen(to), .body = body.data,
+			     .body_len = (uint32_t)body.len};
+	struct rtr_session *d = tp.resource ? rtr_session_by_full(to, strlen(to)) : NULL;
+	if (d) {
+		rc = rtr_send_to_session(d, &out);
+	} else if (out.stype == XE_ST_MESSAGE) {
+		struct rtr_target t;
+		target_of(to, tp.bare_len, 0, 0, &t);
+		enum rtr_action a = rtr_rule_message(rtr_msg_type_parse(xnode_attr(x, "type")), &t);
+		rc = a == RTR_TO_TOP || a == RTR_TO_NONNEG ? (fan_out(&out, to, tp.bare_len, a) ? 0 : -1) : -1;
+	} else if (out.stype == XE_ST_PRESENCE && !tp.resource) {
+		rc = fan_out(&out, to, tp.bare_len, RTR_TO_AVAILABLE) ? 0 : -1;
+	}
+	buf_free(&body);
+	return rc;
 }
 
-static void presence_update(struct rtr_session *s, const uint8_t *xml, size_t len)
+int rtr_server_send(const struct xnode *x)
 {
-	struct xnode *x = xnode_parse((const char *)xml, len);
-	if (!x)
-		return;
+	return send_node(x, xnode_attr(x, "from"), xnode_attr(x, "to"));
+}
+
+int rtr_error_reply(const struct xnode *orig, const char *from, const char *to, const char *type,
+		    const char *cond)
+{
+	const char *t = xnode_attr(orig, "type");
+	struct buf copy;
+	int rc = -1;
+	if (t && strcmp(t, "error") == 0)
+		return 0;	/* never an error for an error */
+	buf_init(&copy);
+	struct xnode *x = xnode_serialize(orig, &copy) == 0 ? xnode_parse((char *)copy.data, copy.len) : NULL;
+	buf_free(&copy);
+	struct xnode *e = xnode_new("error"), *c = xnode_new(cond);
+	if (x && e && c && xnode_set_attr(x, "type", "error") == 0 && xnode_set_attr(x, "from", from) == 0 &&
+	    xnode_set_attr(x, "to", to) == 0 && xnode_set_attr(e, "type", type) == 0 &&
+	    xnode_set_attr(c, "xmlns", NS_STANZAS) == 0) {
+		xnode_append_take(e, c);
+		xnode_append_take(x, e);
+		e = c = NULL;
+		rc = send_node(x, from && *from ? from : NULL, to);
+	}
+	xnode_free(c);
+	xnode_free(e);
+	xnode_free(x);
+	return rc;
+}
+
+static void bounce(struct rtr_stanza *st, const char *type, const char *cond)
+{
+	if (st->x)
+		rtr_error_reply(st->x, st->to[0] ? st->to : NULL, st->origin->full, type, cond);
+}
+
+static int fire(struct rtr_stanza *st, struct mod_host *h, const char *name)
+{
+	if (!h || !rtr_bus_has(h->bus, name))
+		return MOD_PASS;
+	struct mod_event ev = {.name = name, .host = h, .origin = (struct mod_session *)(void *)st->origin,
+			       .kind = st->m->stype, .from = st->from, .to = st->to[0] ? st->to : h->name,
+			       .stanza = st->x, .api = &rtr_mod_api};
+	return rtr_bus_fire(h->bus, &ev);
+}
+
+/* "iq-get/host/urn:xmpp:ping:ping" from the first child's namespace and name. */
+static int fire_iq_payload(struct rtr_stanza *st, const char *type)
+{
+	char name[EVENT_NAME_MAX];
+	struct xnode *c = st->x->children;
+	const char *ns = c ? xnode_attr(c, "xmlns") : NULL;
+	if (!c || !ns)
+		return MOD_PASS;
+	int n = snprintf(name, sizeof(name), "iq-%s/%s/%s:%s", type, st->dest, ns, c->name);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return MOD_PASS;
+	return fire(st, st->to_host, name);
+}
+
+/* Sender side pre-<kind>/<dest>, then receiver side <kind>/<dest> (IQ payload events first). */
+static int run_events(struct rtr_stanza *st)
+{
+	char name[64];
+	const char *kind = kind_names[st->m->stype];
+	snprintf(name, sizeof(name), "pre-%s/%s", kind, st->dest);
+	int rc = fire(st, st->from_host, name);
+	if (rc == MOD_PASS && st->m->stype == XE_ST_IQ) {
+		const char *t = xnode_attr(st->x, "type");
+		int it = rtr_iq_type_parse(t);
+		if (it == RTR_IQ_GET || it == RTR_IQ_SET)
+			rc = fire_iq_payload(st, t);
+	}
+	if (rc == MOD_PASS) {
+		snprintf(name, sizeof(name), "%s/%s", kind, st->dest);
+		rc = fire(st, st->to_host, name);
+	}
+	if (rc == MOD_DENY && st->m->stype != XE_ST_PRESENCE)
+		bounce(st, "cancel", "not-allowed");
+	return rc;
+}
+
+static void offline_or_bounce(struct rtr_stanza *st)
+{
+	if (fire(st, st->to_host, "message/offline") == MOD_PASS)
+		bounce(st, "cancel", "service-unavailable");
+}
+
+/* The §8.5 defaults once no handler took the stanza. */
+static void default_action(struct rtr_stanza *st, struct rtr_session *d)
+{
+	const struct xe_msg *m = st->m;
+	const char *type = xnode_attr(st->x, "type");
+	struct rtr_target t;
+	enum rtr_action a;
+	target_of(st->to, st->tp.bare_len, st->tp.resource != NULL, d != NULL, &t);
+	if (m->stype == XE_ST_MESSAGE)
+		a = rtr_rule_message(rtr_msg_type_parse(type), &t);
+	else if (m->stype == XE_ST_PRESENCE)
+		a = rtr_rule_presence(rtr_pres_type_parse(type), &t);
+	else
+		a = rtr_rule_iq(rtr_iq_type_parse(type), &t);
+	switch (a) {
+	case RTR_TO_RESOURCE:
+		forward(d, m);
+		break;
+	case RTR_TO_TOP:
+	case RTR_TO_NONNEG:
+	case RTR_TO_AVAILABLE:
+		fan_out(m, st->to, st->tp.bare_len, a);
+		break;
+	case RTR_OFFLINE:
+		offline_or_bounce(st);
+		break;
+	case RTR_BOUNCE:
+		bounce(st, "cancel", "service-unavailable");
+		break;
+	case RTR_SERVER:
+		/* nobody answered for the account: an IQ request is refused; a subscription request
+		 * without a presence module reaches the available resources as it is */
+		if (m->stype == XE_ST_IQ)
+			bounce(st, "cancel", "service-unavailable");
+		else if (rtr_pres_type_parse(type) != RTR_PT_PROBE)
+			fan_out(m, st->to, st->tp.bare_len, RTR_TO_AVAILABLE);
+		break;
+	case RTR_DROP:
+		break;
+	}
+}
+
+static void presence_update(struct rtr_session *s, const struct xnode *x)
+{
 	const char *t = xnode_attr(x, "type");
 	if (!t) {
 		struct xnode *p = xnode_child(x, "priority");
@@ -159,75 +279,136 @@ static void presence_update(struct rtr_session *s, const uint8_t *xml, size_t le
 	} else if (strcmp(t, "unavailable") == 0) {
 		s->available = 0;
 	}
-	xnode_free(x);
 }
 
-static void own_presence(struct rtr_session *s, const struct xe_msg *m)
+/* A stanza without 'to' or to the server itself. */
+static void to_self_or_host(struct rtr_stanza *st)
 {
-	presence_update(s, m->body, m->body_len);
-	/* RFC 6121 §4.2.2: the user's own available resources learn of it */
-	const char *slash = strchr(s->full, '/');
-	broadcast_to_available(m, s->full, (size_t)(slash - s->full));
+	const struct xe_msg *m = st->m;
+	size_t blen = (size_t)(strchr(st->origin->full, '/') - st->origin->full);
+	if (m->stype == XE_ST_PRESENCE && !st->to[0]) {
+		presence_update(st->origin, st->x);
+		if (fire(st, st->from_host, "pre-presence/bare") == MOD_PASS)
+			fan_out(m, st->origin->full, blen, RTR_TO_AVAILABLE);	/* RFC 6121 §4.2.2 */
+		return;
+	}
+	if (run_events(st) != MOD_PASS)
+		return;
+	if (m->stype == XE_ST_IQ) {
+		int it = rtr_iq_type_parse(xnode_attr(st->x, "type"));
+		if (it == RTR_IQ_GET || it == RTR_IQ_SET)
+			bounce(st, "cancel", "service-unavailable");
+	} else if (m->stype == XE_ST_MESSAGE && !st->to[0]) {
+		free(st->to);
+		st->to = strndup(st->origin->full, blen);
+		if (st->to && jid_split(st->to, blen, &st->tp) == 0)
+			default_action(st, NULL);
+	}
 }
 
-static void to_server(struct rtr_session *s, const struct xe_msg *m)
+static void process_slow(struct rtr_stanza *st)
 {
-	if (m->stype == XE_ST_IQ && (stanza_type_is(m, "get", 0) || stanza_type_is(m, "set", 0)))
-		bounce(s, m, "cancel", "service-unavailable");
+	struct rtr_session *d = NULL;
+	const char *own = st->origin->full;
+	size_t own_blen = (size_t)(strchr(own, '/') - own);
+	st->x = xnode_parse((const char *)st->m->body, st->m->body_len);
+	if (!st->x) {
+		st->origin->link->bad_envelopes++;
+		return;
+	}
+	if (!st->to[0] || !st->tp.node) {
+		st->dest = !st->to[0] && st->m->stype == XE_ST_IQ ? "self" : "host";
+		to_self_or_host(st);
+		return;
+	}
+	if (st->tp.resource) {
+		d = rtr_session_by_full(st->to, strlen(st->to));
+		st->dest = "full";
+	} else {
+		int self = st->tp.bare_len == own_blen && strncasecmp(st->to, own, own_blen) == 0;
+		st->dest = self && st->m->stype == XE_ST_IQ ? "self" : "bare";
+	}
+	if (run_events(st) == MOD_PASS)
+		default_action(st, d);
+}
+
+/* The full-JID fast path: a bound resource and nobody hooked the events it would fire. */
+static int fast_path(struct rtr_stanza *st)
+{
+	char pre[32], post[32];
+	const char *kind = kind_names[st->m->stype];
+	if (!st->tp.resource || !st->tp.node)
+		return 0;
+	snprintf(pre, sizeof(pre), "pre-%s/full", kind);
+	snprintf(post, sizeof(post), "%s/full", kind);
+	if ((st->from_host && rtr_bus_has(st->from_host->bus, pre)) ||
+	    (st->to_host && rtr_bus_has(st->to_host->bus, post)))
+		return 0;
+	struct rtr_session *d = rtr_session_by_full(st->m->to, st->m->to_len);
+	if (!d)
+		return 0;
+	forward(d, st->m);
+	return 1;
 }
 
 void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m)
 {
 	struct rtr_session *s = rtr_session_by_sid(l, m->sid);
-	struct jid_parts to;
+	struct rtr_stanza st = {.m = m, .origin = s};
 
-	if (!s || strlen(s->full) != m->from_len || memcmp(s->full, m->from, m->from_len) != 0) {
+	if (!s || strlen(s->full) != m->from_len || memcmp(s->full, m->from, m->from_len) != 0 ||
+	    m->stype == XE_ST_NONE || m->stype > XE_ST_IQ) {
 		l->denied++;
 		log_debug("stanza from an unknown session dropped", "link=%s sid=%llu", l->name,
 			  (unsigned long long)m->sid);
 		return;
 	}
-	if (m->to_len == 0) {
-		if (m->stype == XE_ST_PRESENCE)
-			own_presence(s, m);
-		else if (m->stype == XE_ST_MESSAGE)
-			deliver_bare_message(s, m, s->full, (size_t)(strchr(s->full, '/') - s->full));
-		else
-			to_server(s, m);
-		return;
+	const char *slash = strchr(s->full, '/');
+	const char *at = strchr(s->full, '@');
+	st.from_host = rtr_host_find(at + 1, (size_t)(slash - at - 1));
+	if (m->to_len && jid_split(m->to, m->to_len, &st.tp) < 0) {
+		st.x = xnode_parse((const char *)m->body, m->body_len);
+		st.to = strdup("");
+		if (st.to)
+			bounce(&st, "modify", "jid-malformed");
+		goto done;
 	}
-	if (jid_split(m->to, m->to_len, &to) < 0) {
-		bounce(s, m, "modify", "jid-malformed");
-		return;
-	}
-	if (!rtr_is_local_domain(to.domain, to.domain_len)) {
-		if (m->stype != XE_ST_PRESENCE)
-			bounce(s, m, "cancel", "remote-server-not-found");
-		return;
-	}
-	if (!to.node) {
-		to_server(s, m);
-		return;
-	}
-	if (to.resource) {
-		struct rtr_session *d = rtr_session_by_full(m->to, m->to_len);
-		if (d) {
-			forward(d, m);
-			return;
+	if (m->to_len && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len)) {
+		if (m->stype != XE_ST_PRESENCE) {
+			st.x = xnode_parse((const char *)m->body, m->body_len);
+			st.to = strndup(m->to, m->to_len);
+			if (st.to)
+				bounce(&st, "cancel", "remote-server-not-found");
 		}
-		/* RFC 6121 §8.5.3.2: no such resource */
-		if (m->stype == XE_ST_MESSAGE)
-			deliver_bare_message(s, m, m->to, to.bare_len);
-		else if (m->stype == XE_ST_IQ)
-			to_server(s, m);
-		return;
+		goto done;
 	}
-	if (m->stype == XE_ST_MESSAGE)
-		deliver_bare_message(s, m, m->to, to.bare_len);
-	else if (m->stype == XE_ST_PRESENCE)
-		broadcast_to_available(m, m->to, to.bare_len);
-	else
-		to_server(s, m);
+	st.to_host = m->to_len ? rtr_host_find(st.tp.domain, st.tp.domain_len) : st.from_host;
+	if (fast_path(&st))
+		return;
+	st.from = strdup(s->full);
+	st.to = strndup(m->to ? m->to : "", m->to_len);
+	if (st.from && st.to) {
+		if (m->to_len)
+			jid_split(st.to, m->to_len, &st.tp);	/* re-point into the NUL-terminated copy */
+		process_slow(&st);
+	}
+done:
+	xnode_free(st.x);
+	free(st.from);
+	free(st.to);
+}
+
+/* A session's end, however it ends (unbind, its worker died, shutdown). */
+void rtr_session_gone(struct rtr_session *s)
+{
+	const char *at = strchr(s->full, '@'), *slash = strchr(s->full, '/');
+	struct mod_host *h = rtr_host_find(at + 1, (size_t)(slash - at - 1));
+	if (h) {
+		struct mod_event ev = {.name = "resource-unbind", .host = h,
+				       .origin = (struct mod_session *)(void *)s, .from = s->full, .to = h->name,
+				       .arg = s->full, .api = &rtr_mod_api};
+		rtr_bus_fire(h->bus, &ev);
+	}
 }
 
 void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
@@ -251,10 +432,21 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 	}
 	rbuf_init(&r, m->body, m->body_len);
 	while (tlv_next(&r, &t) == 1) {
-		if (t.tag == RT_PRIORITY && tlv_u32(&t, &prio) == 0)
+		if (t.tag == RT_PRIORITY && tlv_u32(&t, &prio) == 0) {
 			s->priority = (int32_t)prio;
-		else if (t.tag == RT_PRESENCE)
-			presence_update(s, t.val, t.len);
+		} else if (t.tag == RT_PRESENCE) {
+			struct xnode *x = xnode_parse((const char *)t.val, t.len);
+			if (x)
+				presence_update(s, x);
+			xnode_free(x);
+		}
+	}
+	const char *at = strchr(s->full, '@'), *slash = strchr(s->full, '/');
+	struct mod_host *h = rtr_host_find(at + 1, (size_t)(slash - at - 1));
+	if (h) {
+		struct mod_event ev = {.name = "resource-bind", .host = h, .origin = (struct mod_session *)(void *)s,
+				       .from = s->full, .to = h->name, .arg = s->full, .api = &rtr_mod_api};
+		rtr_bus_fire(h->bus, &ev);
 	}
 	log_debug(m->kind == XE_ROUTE_SYNC ? "route synced" : "route bound", "link=%s jid=\"%s\"", l->name, s->full);
 }

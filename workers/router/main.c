@@ -4,29 +4,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "log.h"
 #include "rtr.h"
 #include "slice.h"
 #include "tlv.h"
 #include "worker.h"
 
+static char *slice_str(const struct tlv *t)
+{
+	char *v = tlv_strdup(t);
+	if (!v)
+		fatal("bad string in slice", "tag=%u", (unsigned)t->tag);
+	return v;
+}
+
+/* Hosts and their module lists; a component group's modules are not the router's yet. */
 static void read_slice(const struct wrk_boot *b, uint32_t *nc2s, uint32_t *nhttp)
 {
+	struct mod_host *cur = NULL;
 	struct rbuf r;
 	struct tlv t;
+	uint32_t u;
 	rbuf_init(&r, b->slice.data, b->slice.len);
 	while (tlv_next(&r, &t) == 1) {
+		char *v = NULL;
 		if (t.tag == SL_NC2S)
 			tlv_u32(&t, nc2s);
 		else if (t.tag == SL_NHTTP)
 			tlv_u32(&t, nhttp);
 		else if (t.tag == SL_VHOST) {
-			char **v = realloc(env->vhosts, (env->nvhosts + 1) * sizeof(char *));
-			if (!v || !(v[env->nvhosts] = tlv_strdup(&t)))
-				fatal("bad vhost in slice", "");
-			env->vhosts = v;
-			env->nvhosts++;
+			if (!(cur = rtr_host_add(v = slice_str(&t))))
+				fatal("out of memory", "");
+		} else if (t.tag == SL_COMPONENT)
+			cur = NULL;
+		else if (t.tag == SL_MODULE && cur) {
+			if (rtr_host_add_module(cur, v = slice_str(&t)) < 0)
+				fatal("out of memory", "");
+		} else if (t.tag == SL_VHOST_REGISTRATION && cur && tlv_u32(&t, &u) == 0) {
+			if (rtr_host_set_option(cur, "registration", u ? "open" : "closed") < 0)
+				fatal("out of memory", "");
+		} else if (t.tag == SL_ADMIN) {
+			if (rtr_admin_add(v = slice_str(&t)) < 0)
+				fatal("out of memory", "");
 		}
+		free(v);
 	}
 	if (*nc2s > MAX_WORKERS_PER_ROLE || *nhttp > MAX_WORKERS_PER_ROLE || !env->nvhosts)
 		fatal_config("router slice lacks vhosts or has too many links", "");
@@ -76,6 +98,11 @@ int main(void)
 	env->loop = ev_default_loop(EVFLAG_AUTO);
 	if (rtr_routes_init() < 0)
 		fatal("out of memory", "");
+	env->started = ev_time();
+	/* modules are mapped now: once sandboxed, no executable mapping may appear */
+	if (rtr_mods_default_dir() < 0)
+		fatal("cannot find the module directory", "");
+	rtr_mods_load_all();
 	wrk_sandbox(&boot);
 	open_links(&boot, nc2s, nhttp);
 	wrk_chan_start(env->loop, NULL, NULL, env);
@@ -88,6 +115,7 @@ int main(void)
 		link_close(env->links[i].link);
 	}
 	rtr_routes_free();
+	rtr_hosts_free();
 	storeq_client_close(env->storage);
 	return 0;
 }

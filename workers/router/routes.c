@@ -99,6 +99,7 @@ static void user_unlink_session(struct rtr_session *s)
 
 void rtr_session_unbind(struct rtr_session *s)
 {
+	rtr_session_gone(s);
 	struct rtr_session **pp = &env->by_sid[hash_sid(s->link, s->sid) & (env->nsid_buckets - 1)];
 	for (; *pp; pp = &(*pp)->next_by_sid) {
 		if (*pp == s) {

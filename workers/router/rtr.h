@@ -12,6 +12,8 @@
 
 struct rtr_inflight;	/* an inbound frame whose consequences are not all acknowledged yet */
 struct rtr_outrec;	/* an outbound frame and the inbound frame it came from */
+struct rtr_modlib;	/* a dlopened module file */
+struct mod_host;
 
 struct rtr_link {
 	char name[32];		/* "c2s.0" */
@@ -52,6 +54,13 @@ struct rtr_env {
 	struct rtr_session **by_sid;	/* hash by (link, sid) */
 	size_t nsid_buckets;
 	size_t nsessions;
+	struct mod_host **hosts;	/* virtual hosts with their buses and modules */
+	unsigned nhosts;
+	char **admins;		/* bare JIDs from the configuration */
+	unsigned nadmins;
+	char *moddir;		/* where mod_<name>.so live */
+	struct rtr_modlib *modlibs;	/* dlopened module files, shared by the hosts */
+	double started;		/* ev_time() at start, for uptime */
 	struct rtr_inflight *current;	/* the inbound frame being processed */
 	struct rtr_link *current_link;
 	uint64_t dropped_sends;
@@ -73,6 +82,13 @@ int rtr_is_local_domain(const char *d, size_t len);
 /* deliver.c */
 void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m);
 void rtr_route_event(struct rtr_link *l, const struct xe_msg *m);
+void rtr_session_gone(struct rtr_session *s);	/* fires resource-unbind; routes.c calls it */
+struct xnode;
+/* Routes a stanza made by the server (from/to are its attributes); x is borrowed. */
+int rtr_server_send(const struct xnode *x);
+/* Sends orig back to 'to' as an error (type, RFC 6120 condition); nothing for an error. */
+int rtr_error_reply(const struct xnode *orig, const char *from, const char *to, const char *type,
+		    const char *cond);
 
 /* links.c */
 /* Sends an envelope to a link on behalf of env->current (its ack waits for this one). */

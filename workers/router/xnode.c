@@ -98,6 +98,19 @@ struct xnode *xnode_child(const struct xnode *n, const char *name)
 	return NULL;
 }
 
+int xnode_set_text(struct xnode *n, const char *text, size_t len)
+{
+	char *t = malloc(len + 1);
+	if (!t)
+		return -1;
+	memcpy(t, text, len);
+	t[len] = 0;
+	free(n->text);
+	n->text = t;
+	n->text_len = len;
+	return 0;
+}
+
 static void parse_fail(struct xnode_parse_state *s)
 {
 	s->failed = 1;

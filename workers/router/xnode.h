@@ -21,6 +21,7 @@ void xnode_free(struct xnode *n);
 const char *xnode_attr(const struct xnode *n, const char *name);
 int xnode_set_attr(struct xnode *n, const char *name, const char *value);	/* NULL value removes */
 struct xnode *xnode_child(const struct xnode *n, const char *name);
+int xnode_set_text(struct xnode *n, const char *text, size_t len);	/* replaces the text */
 struct xnode *xnode_new(const char *name);
 struct xnode *xnode_append_take(struct xnode *parent, struct xnode *child);
 int xnode_serialize(const struct xnode *n, struct buf *out);

@@ -1,0 +1,90 @@
+/* The module ABI (ARCHITECTURE §4): what a mods/mod_<name>.so exports and what the router
+ * offers it. A module links nothing from the router; it reaches the router only through the
+ * struct mod_api it is given, so the ABI is this header alone. Bump MOD_ABI on any change. */
+#ifndef XMPPD_MOD_H
+#define XMPPD_MOD_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define MOD_ABI 1
+#define MOD_SYMBOL "xmppd_module"	/* every module exports: const struct mod_def xmppd_module */
+
+/* Handler results: HANDLED stops the chain, PASS goes on to the next (lower priority) handler,
+ * DENY stops it and refuses the stanza (the router answers not-allowed to an IQ or message). */
+enum mod_rc { MOD_PASS = 0, MOD_HANDLED = 1, MOD_DENY = 2 };
+
+struct xnode;		/* workers/router/xnode.h: name, attrs, text, children */
+struct mod_host;	/* one virtual host: its event bus and module instances */
+struct mod_session;	/* one bound resource */
+
+enum mod_stanza_kind { MOD_K_NONE = 0, MOD_K_MESSAGE, MOD_K_PRESENCE, MOD_K_IQ };
+
+struct mod_api;
+
+struct mod_event {
+	const char *name;		/* "iq-get/host/urn:xmpp:ping:ping" */
+	struct mod_host *host;
+	struct mod_session *origin;	/* the local sending session, NULL for server-made stanzas */
+	int kind;			/* enum mod_stanza_kind */
+	const char *from, *to;		/* NUL-terminated; to is the host for host events */
+	struct xnode *stanza;		/* parsed stanza, owned by the router; NULL for lifecycle */
+	const char *arg;		/* lifecycle: the module name or the full JID */
+	const struct mod_api *api;	/* the router's API, the same for every event */
+};
+
+typedef int (*mod_handler_fn)(struct mod_event *ev, void *ctx);
+
+struct mod_hook {
+	const char *event;
+	mod_handler_fn fn;
+	int priority;			/* higher runs first; equal priorities run in hook order */
+};
+
+struct mod_api {
+	unsigned abi;			/* MOD_ABI */
+	/* events */
+	int (*hook)(struct mod_host *h, const char *event, mod_handler_fn fn, int prio, void *ctx);
+	int (*unhook)(struct mod_host *h, const char *event, mod_handler_fn fn, void *ctx);
+	/* stanzas: borrowed xnode; from and to are read from its attributes */
+	int (*send)(struct mod_host *h, const struct xnode *stanza);
+	int (*reply)(struct mod_event *ev, struct xnode *payload_take);	/* IQ result, payload may be NULL */
+	int (*error)(struct mod_event *ev, const char *type, const char *cond);
+	/* disco (XEP-0030) */
+	int (*add_feature)(struct mod_host *h, const char *var);
+	int (*add_identity)(struct mod_host *h, const char *category, const char *type, const char *name);
+	/* calls fn for every feature (then every identity as "category/type/name") of the host */
+	void (*each_feature)(struct mod_host *h, void (*fn)(void *arg, const char *var), void *arg);
+	void (*each_identity)(struct mod_host *h,
+			      void (*fn)(void *arg, const char *cat, const char *type, const char *name), void *arg);
+	/* hosts, sessions, configuration */
+	const char *(*host_name)(const struct mod_host *h);
+	const char *(*option)(const struct mod_host *h, const char *key);	/* NULL when unset */
+	int (*is_admin)(const char *bare);
+	const char *(*session_jid)(const struct mod_session *s);
+	int (*user_online)(struct mod_host *h, const char *bare);	/* available resources */
+	uint64_t (*uptime)(void);	/* seconds since the router started */
+	const char *(*server_version)(void);
+	void (*log)(int level, const char *module, const char *msg);
+	/* element trees (the router's allocator) */
+	struct xnode *(*x_new)(const char *name);
+	struct xnode *(*x_append_take)(struct xnode *parent, struct xnode *child);
+	int (*x_set_attr)(struct xnode *n, const char *name, const char *value);
+	int (*x_set_text)(struct xnode *n, const char *text);
+	const char *(*x_attr)(const struct xnode *n, const char *name);
+	struct xnode *(*x_child)(const struct xnode *n, const char *name);
+	void (*x_free)(struct xnode *n);
+};
+
+struct mod_def {
+	unsigned abi;			/* MOD_ABI, checked before anything else is read */
+	const char *name;		/* equals the file name: mod_<name>.so */
+	const char *version;
+	const struct mod_hook *hooks;	/* hooked on load with the instance's ctx, unhooked on unload */
+	const char *const *features;	/* disco features, NULL-terminated, may be NULL */
+	const char *const *config_keys;	/* options the module reads, NULL-terminated, may be NULL */
+	/* Optional. ctx starts NULL; load may set it. A -1 from load unloads the module again. */
+	int (*load)(struct mod_host *h, const struct mod_api *api, void **ctx);
+	void (*unload)(struct mod_host *h, void *ctx);
+};
+
+#endif

@@ -1,0 +1,139 @@
+/* XEP-0030 Service Discovery: disco#info of the server lists the identities and features the
+ * host's modules registered; disco#items of the server lists none yet; a node the server does
+ * not know is item-not-found. An account's disco#info answers for its online owner. */
+#include <stddef.h>
+#include <string.h>
+
+#include "mods/mod.h"
+#include "workers/router/xnode.h"
+
+#define NS_INFO "http://jabber.org/protocol/disco#info"
+#define NS_ITEMS "http://jabber.org/protocol/disco#items"
+
+struct mod_disco_fill {
+	const struct mod_api *api;
+	struct xnode *q;
+	int failed;
+};
+
+static void mod_disco_add(struct mod_disco_fill *f, const char *name, const char *const *attrs)
+{
+	struct xnode *n = f->api->x_new(name);
+	if (!n) {
+		f->failed = 1;
+		return;
+	}
+	for (; attrs[0]; attrs += 2)
+		if (attrs[1] && attrs[1][0] && f->api->x_set_attr(n, attrs[0], attrs[1]) < 0)
+			f->failed = 1;
+	f->api->x_append_take(f->q, n);
+}
+
+static void mod_disco_feature(void *arg, const char *var)
+{
+	const char *attrs[] = {"var", var, NULL};
+	mod_disco_add(arg, "feature", attrs);
+}
+
+static void mod_disco_identity(void *arg, const char *cat, const char *type, const char *name)
+{
+	const char *attrs[] = {"category", cat, "type", type, "name", name, NULL};
+	mod_disco_add(arg, "identity", attrs);
+}
+
+static struct xnode *mod_disco_query(struct mod_event *ev, const char *ns, int *has_node)
+{
+	const struct xnode *in = ev->api->x_child(ev->stanza, "query");
+	struct xnode *q = ev->api->x_new("query");
+	*has_node = in && ev->api->x_attr(in, "node");
+	if (q && ev->api->x_set_attr(q, "xmlns", ns) < 0) {
+		ev->api->x_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static int mod_disco_finish(struct mod_event *ev, struct mod_disco_fill *f)
+{
+	if (f->failed) {
+		f->api->x_free(f->q);
+		f->api->error(ev, "wait", "internal-server-error");
+	} else {
+		f->api->reply(ev, f->q);
+	}
+	return MOD_HANDLED;
+}
+
+static int mod_disco_host_info(struct mod_event *ev, void *ctx)
+{
+	int has_node;
+	(void)ctx;
+	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_INFO, &has_node)};
+	if (has_node) {
+		f.api->x_free(f.q);
+		f.api->error(ev, "cancel", "item-not-found");
+		return MOD_HANDLED;
+	}
+	f.failed = !f.q;
+	if (f.q) {
+		mod_disco_identity(&f, "server", "im", "xmppd");
+		f.api->each_identity(ev->host, mod_disco_identity, &f);
+		f.api->each_feature(ev->host, mod_disco_feature, &f);
+	}
+	return mod_disco_finish(ev, &f);
+}
+
+static int mod_disco_host_items(struct mod_event *ev, void *ctx)
+{
+	int has_node;
+	(void)ctx;
+	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_ITEMS, &has_node)};
+	if (has_node) {
+		f.api->x_free(f.q);
+		f.api->error(ev, "cancel", "item-not-found");
+		return MOD_HANDLED;
+	}
+	f.failed = !f.q;
+	return mod_disco_finish(ev, &f);
+}
+
+/* An account: its owner asks (self), or anyone asks while the account has a resource online. */
+static int mod_disco_account_info(struct mod_event *ev, void *ctx)
+{
+	int has_node;
+	(void)ctx;
+	const char *to = ev->to;
+	int self = strcmp(ev->name, "iq-get/self/" NS_INFO ":query") == 0;
+	if (!self && !ev->api->user_online(ev->host, to))
+		return MOD_PASS;
+	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_INFO, &has_node)};
+	if (has_node) {
+		f.api->x_free(f.q);
+		f.api->error(ev, "cancel", "item-not-found");
+		return MOD_HANDLED;
+	}
+	f.failed = !f.q;
+	if (f.q) {
+		mod_disco_identity(&f, "account", "registered", NULL);
+		mod_disco_feature(&f, NS_INFO);
+	}
+	return mod_disco_finish(ev, &f);
+}
+
+static const struct mod_hook mod_disco_hooks[] = {
+	{"iq-get/host/" NS_INFO ":query", mod_disco_host_info, 0},
+	{"iq-get/host/" NS_ITEMS ":query", mod_disco_host_items, 0},
+	{"iq-get/bare/" NS_INFO ":query", mod_disco_account_info, 0},
+	{"iq-get/self/" NS_INFO ":query", mod_disco_account_info, 0},
+	{NULL, NULL, 0},
+};
+
+static const char *const mod_disco_features[] = {NS_INFO, NS_ITEMS, NULL};
+
+const struct mod_def xmppd_module = {
+	.abi = MOD_ABI,
+	.name = "disco",
+	.version = "1",
+	.hooks = mod_disco_hooks,
+	.features = mod_disco_features,
+};

@@ -1,0 +1,50 @@
+/* Virtual hosts of the router: each has its own event bus, module instances, disco features and
+ * options (ARCHITECTURE §4). The module manager (modmgr.c) fills them at start. */
+#ifndef XMPPD_RTR_HOST_H
+#define XMPPD_RTR_HOST_H
+#include <stddef.h>
+
+#include "events.h"
+#include "mods/mod.h"
+
+struct rtr_modinst {
+	const struct mod_def *def;
+	void *ctx;
+	struct rtr_modinst *next;
+};
+
+struct mod_host {
+	char *name;
+	struct rtr_bus *bus;
+	char **modnames;	/* configured module list */
+	size_t nmodnames;
+	struct rtr_modinst *mods;	/* loaded instances */
+	char **features;
+	size_t nfeatures;
+	char **identities;	/* category, type, name triples */
+	size_t nidentities;
+	char **options;		/* key, value pairs */
+	size_t noptions;
+};
+
+/* modmgr.c */
+struct mod_host *rtr_host_add(const char *name);	/* also the vhost list of rtr_is_local_domain */
+struct mod_host *rtr_host_find(const char *name, size_t len);
+int rtr_host_add_module(struct mod_host *h, const char *name);
+int rtr_host_set_option(struct mod_host *h, const char *key, const char *value);
+int rtr_admin_add(const char *bare);
+int rtr_is_admin(const char *bare);
+/* The directory of the mod_<name>.so files; "<dir of this executable>/mods" by default. */
+int rtr_mods_set_dir(const char *dir);
+int rtr_mods_default_dir(void);
+/* dlopens and loads every configured module of every host (before the sandbox closes);
+ * a module that fails is logged, announced as module-error and left out. */
+void rtr_mods_load_all(void);
+int rtr_mod_load(struct mod_host *h, const char *name);
+int rtr_mod_unload(struct mod_host *h, const char *name);
+void rtr_hosts_free(void);	/* unloads every module, frees hosts and libraries */
+/* Fires a lifecycle event (resource-bind, module-loaded, ...) with arg on h. */
+int rtr_fire_lifecycle(struct mod_host *h, const char *name, const char *arg);
+extern const struct mod_api rtr_mod_api;
+
+#endif

@@ -1,0 +1,172 @@
+/* The struct mod_api the router hands to every module: hooks, stanzas, disco, hosts and
+ * sessions, element trees. Modules reach the router only through this table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+#include "log.h"
+#include "rtr.h"
+#include "xnode.h"
+
+#ifndef XMPPD_VERSION
+#define XMPPD_VERSION "0.1"
+#endif
+
+static int api_hook(struct mod_host *h, const char *event, mod_handler_fn fn, int prio, void *ctx)
+{
+	return rtr_bus_hook(h->bus, event, fn, prio, ctx);
+}
+
+static int api_unhook(struct mod_host *h, const char *event, mod_handler_fn fn, void *ctx)
+{
+	return rtr_bus_unhook(h->bus, event, fn, ctx);
+}
+
+static int api_send(struct mod_host *h, const struct xnode *x)
+{
+	(void)h;
+	return rtr_server_send(x);
+}
+
+static int api_reply(struct mod_event *ev, struct xnode *payload)
+{
+	struct xnode *iq = xnode_new("iq");
+	const char *id = ev->stanza ? xnode_attr(ev->stanza, "id") : NULL;
+	int rc = -1;
+	if (iq && xnode_set_attr(iq, "type", "result") == 0 && xnode_set_attr(iq, "id", id ? id : "") == 0 &&
+	    xnode_set_attr(iq, "from", ev->to) == 0 && xnode_set_attr(iq, "to", ev->from) == 0) {
+		if (payload) {
+			xnode_append_take(iq, payload);
+			payload = NULL;
+		}
+		rc = rtr_server_send(iq);
+	}
+	xnode_free(payload);
+	xnode_free(iq);
+	return rc;
+}
+
+static int api_error(struct mod_event *ev, const char *type, const char *cond)
+{
+	if (!ev->stanza)
+		return -1;
+	return rtr_error_reply(ev->stanza, ev->to, ev->from, type, cond);
+}
+
+static int api_add_feature(struct mod_host *h, const char *var)
+{
+	for (size_t i = 0; i < h->nfeatures; i++)
+		if (strcmp(h->features[i], var) == 0)
+			return 0;
+	char **v = realloc(h->features, (h->nfeatures + 1) * sizeof(char *));
+	if (!v)
+		return -1;
+	h->features = v;
+	if (!(v[h->nfeatures] = strdup(var)))
+		return -1;
+	h->nfeatures++;
+	return 0;
+}
+
+static int api_add_identity(struct mod_host *h, const char *cat, const char *type, const char *name)
+{
+	char **v = realloc(h->identities, (h->nidentities + 3) * sizeof(char *));
+	if (!v)
+		return -1;
+	h->identities = v;
+	v[h->nidentities] = strdup(cat);
+	v[h->nidentities + 1] = strdup(type);
+	v[h->nidentities + 2] = strdup(name ? name : "");
+	h->nidentities += 3;
+	return v[h->nidentities - 3] && v[h->nidentities - 2] && v[h->nidentities - 1] ? 0 : -1;
+}
+
+static void api_each_feature(struct mod_host *h, void (*fn)(void *, const char *), void *arg)
+{
+	for (size_t i = 0; i < h->nfeatures; i++)
+		fn(arg, h->features[i]);
+}
+
+static void api_each_identity(struct mod_host *h, void (*fn)(void *, const char *, const char *, const char *),
+			      void *arg)
+{
+	for (size_t i = 0; i + 2 < h->nidentities; i += 3)
+		fn(arg, h->identities[i], h->identities[i + 1], h->identities[i + 2]);
+}
+
+static const char *api_host_name(const struct mod_host *h)
+{
+	return h->name;
+}
+
+static const char *api_option(const struct mod_host *h, const char *key)
+{
+	for (size_t i = 0; i + 1 < h->noptions; i += 2)
+		if (strcmp(h->options[i], key) == 0)
+			return h->options[i + 1];
+	return NULL;
+}
+
+static const char *api_session_jid(const struct mod_session *s)
+{
+	return s ? ((const struct rtr_session *)(const void *)s)->full : NULL;
+}
+
+static int api_user_online(struct mod_host *h, const char *bare)
+{
+	(void)h;
+	struct rtr_user *u = rtr_user_find(bare, strlen(bare));
+	for (struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user)
+		if (s->available)
+			return 1;
+	return 0;
+}
+
+static uint64_t api_uptime(void)
+{
+	double up = ev_time() - env->started;
+	return up > 0 ? (uint64_t)up : 0;
+}
+
+static const char *api_server_version(void)
+{
+	return XMPPD_VERSION;
+}
+
+static void api_log(int level, const char *module, const char *msg)
+{
+	log_msg(level, msg, "module=%s", module);
+}
+
+static int api_x_set_text(struct xnode *n, const char *text)
+{
+	return xnode_set_text(n, text, strlen(text));
+}
+
+const struct mod_api rtr_mod_api = {
+	.abi = MOD_ABI,
+	.hook = api_hook,
+	.unhook = api_unhook,
+	.send = api_send,
+	.reply = api_reply,
+	.error = api_error,
+	.add_feature = api_add_feature,
+	.add_identity = api_add_identity,
+	.each_feature = api_each_feature,
+	.each_identity = api_each_identity,
+	.host_name = api_host_name,
+	.option = api_option,
+	.is_admin = rtr_is_admin,
+	.session_jid = api_session_jid,
+	.user_online = api_user_online,
+	.uptime = api_uptime,
+	.server_version = api_server_version,
+	.log = api_log,
+	.x_new = xnode_new,
+	.x_append_take = xnode_append_take,
+	.x_set_attr = xnode_set_attr,
+	.x_set_text = api_x_set_text,
+	.x_attr = xnode_attr,
+	.x_child = xnode_child,
+	.x_free = xnode_free,
+};
