@@ -36,7 +36,7 @@ struct fixture {
 
 static void open_env(struct fixture *fx)
 {
-	struct sto_settings s = {fx->dir, hosts, 2, 4096};
+	struct sto_settings s = {.datadir = fx->dir, .vhosts = hosts, .nvhosts = 2, .scram_iter = 4096};
 	char err[256];
 	if (sto_env_open(&fx->env, &s, err, sizeof(err)) < 0)
 		fail_msg("sto_env_open: %s", err);

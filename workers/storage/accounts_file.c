@@ -89,7 +89,7 @@ fail:
 }
 
 /* A directory under parent, created 0700 when missing; the parent is fsynced after. */
-static int sto_open_subdir(int parent, const char *name)
+int sto_open_subdir(int parent, const char *name)
 {
 	if (mkdirat(parent, name, 0700) == 0) {
 		if (fsync(parent) < 0)
@@ -102,7 +102,7 @@ static int sto_open_subdir(int parent, const char *name)
 
 /* Temp files are only ever left by a crash between create and rename. Another storage
  * worker may be writing one right now, so only old ones are stale. */
-static int sto_remove_stale(int dirfd)
+int sto_remove_stale(int dirfd)
 {
 	time_t now = time(NULL);
 	struct stat st;

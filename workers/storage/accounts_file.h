@@ -35,6 +35,11 @@ int sto_host_valid(const char *host);
  * with EEXIST if name exists) and fsyncs the directory. 0 or -1 with errno. */
 int sto_write_atomic(int dirfd, const char *name, const void *data, size_t len, int noreplace);
 
+/* A directory under parent, created 0700 when missing (parent fsynced after); an fd or -1. */
+int sto_open_subdir(int parent, const char *name);
+/* Removes temp files of sto_write_atomic older than a minute (their writer died). */
+int sto_remove_stale(int dirfd);
+
 struct sto_file;
 struct sto_names {
 	char **v;

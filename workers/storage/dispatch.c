@@ -1,6 +1,6 @@
 /* The storage request dispatch: reads a sto TLV body field by field against named limits,
  * runs the op from a table and writes STO_T_STATUS first. A bad request never crashes. */
-#include "storage.h"
+#include "req.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,17 +8,13 @@
 #include <string.h>
 
 #include "log.h"
-#include "sto.h"
-#include "tlv.h"
 #include "xe.h"
 #include "xlimits.h"
 
-#define STO_F(tag) (1u << (tag))
-#define STO_T_REQ_MAX STO_T_PROOF
 #define STO_MECH_NAME_MAX 32u
-#define STO_REPLY_MAX (XE_MAX_BODY - 256u)	/* leaves room for the envelope around it */
 #define STO_OPS_ALL 0xffffffffu
 #define STO_OPS_AUTH (1u << STO_OP_SCRAM_PARAMS | 1u << STO_OP_SCRAM_VERIFY)
+#define STO_F_REPEATS (STO_F(STO_T_ENTRY) | STO_F(STO_T_ID))
 
 /* The longest value each request field may have; 0 = not a request field. */
 static const uint32_t sto_field_max[STO_T_REQ_MAX + 1] = {
@@ -29,20 +25,21 @@ static const uint32_t sto_field_max[STO_T_REQ_MAX + 1] = {
 	[STO_T_MECH] = STO_MECH_NAME_MAX,
 	[STO_T_AUTHMSG] = STO_AUTHMSG_MAX,
 	[STO_T_PROOF] = STO_HASH_MAX,
+	[STO_T_STORE] = STO_STORE_MAX,
+	[STO_T_KEY] = STO_KEY_MAX,
+	[STO_T_VALUE] = STO_VALUE_MAX,
+	[STO_T_ENTRY] = STO_VALUE_MAX + STO_KEY_MAX + 12u,
+	[STO_T_ID] = STO_ID_MAX,
+	[STO_T_WHEN] = 8,
+	[STO_T_WITH] = STO_KEY_MAX,
+	[STO_T_START] = 8,
+	[STO_T_END] = 8,
+	[STO_T_BEFORE] = STO_ID_MAX,
+	[STO_T_AFTER] = STO_ID_MAX,
+	[STO_T_LIMIT] = 4,
+	[STO_T_REVERSE] = 4,
+	[STO_T_TOTAL] = 4,
 };
-
-struct sto_req {
-	uint32_t op;
-	uint32_t have;		/* STO_F() of the fields present */
-	struct tlv f[STO_T_REQ_MAX + 1];
-	size_t host;
-	char user[STO_USER_IN_MAX + 1];
-	char password[STO_PASSWORD_MAX + 1];	/* wiped before the dispatch returns */
-	enum sto_mech mech;
-};
-
-typedef int (*sto_op_fn)(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
-			 size_t whylen);
 
 static int op_create(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
 		     size_t whylen)
@@ -120,18 +117,39 @@ static int op_scram_verify(struct sto_env *env, struct sto_req *q, struct buf *o
 }
 
 #define F_HU (STO_F(STO_T_OP) | STO_F(STO_T_HOST) | STO_F(STO_T_USER))
+#define F_HS (STO_F(STO_T_OP) | STO_F(STO_T_HOST) | STO_F(STO_T_STORE))
+#define F_HSU (F_HS | STO_F(STO_T_USER))
+#define F_Q (STO_F(STO_T_START) | STO_F(STO_T_END) | STO_F(STO_T_WITH) | STO_F(STO_T_BEFORE) | \
+	     STO_F(STO_T_AFTER) | STO_F(STO_T_ID))
 static const struct {
-	uint32_t fields;	/* exactly these, no more, no fewer */
+	uint32_t fields;	/* all of these */
+	uint32_t optional;	/* and any of these, nothing else */
 	sto_op_fn run;
 } sto_ops[STO_OP_MAX] = {
-	[STO_OP_ACCOUNT_CREATE] = {F_HU | STO_F(STO_T_PASSWORD), op_create},
-	[STO_OP_ACCOUNT_DELETE] = {F_HU, op_delete},
-	[STO_OP_ACCOUNT_PASSWD] = {F_HU | STO_F(STO_T_PASSWORD), op_passwd},
-	[STO_OP_ACCOUNT_EXISTS] = {F_HU, op_exists},
-	[STO_OP_ACCOUNT_LIST] = {STO_F(STO_T_OP) | STO_F(STO_T_HOST), op_list},
-	[STO_OP_SCRAM_PARAMS] = {F_HU | STO_F(STO_T_MECH), op_scram_params},
+	[STO_OP_ACCOUNT_CREATE] = {F_HU | STO_F(STO_T_PASSWORD), 0, op_create},
+	[STO_OP_ACCOUNT_DELETE] = {F_HU, 0, op_delete},
+	[STO_OP_ACCOUNT_PASSWD] = {F_HU | STO_F(STO_T_PASSWORD), 0, op_passwd},
+	[STO_OP_ACCOUNT_EXISTS] = {F_HU, 0, op_exists},
+	[STO_OP_ACCOUNT_LIST] = {STO_F(STO_T_OP) | STO_F(STO_T_HOST), 0, op_list},
+	[STO_OP_SCRAM_PARAMS] = {F_HU | STO_F(STO_T_MECH), 0, op_scram_params},
 	[STO_OP_SCRAM_VERIFY] = {F_HU | STO_F(STO_T_MECH) | STO_F(STO_T_AUTHMSG) |
-				 STO_F(STO_T_PROOF), op_scram_verify},
+				 STO_F(STO_T_PROOF), 0, op_scram_verify},
+	[STO_OP_KV_GET] = {F_HSU, 0, sto_op_kv_get},
+	[STO_OP_KV_SET] = {F_HSU, STO_F(STO_T_VALUE), sto_op_kv_set},
+	[STO_OP_KV_USERS] = {F_HS, 0, sto_op_kv_users},
+	[STO_OP_MAP_GET] = {F_HSU | STO_F(STO_T_KEY), 0, sto_op_map_get},
+	[STO_OP_MAP_SET] = {F_HSU | STO_F(STO_T_KEY), STO_F(STO_T_VALUE), sto_op_map_set},
+	[STO_OP_MAP_SET_KEYS] = {F_HSU | STO_F(STO_T_ENTRY), 0, sto_op_map_set_keys},
+	[STO_OP_MAP_GET_ALL] = {F_HS | STO_F(STO_T_KEY), 0, sto_op_map_get_all},
+	[STO_OP_MAP_DELETE_ALL] = {F_HS | STO_F(STO_T_KEY), 0, sto_op_map_delete_all},
+	[STO_OP_ARCH_APPEND] = {F_HSU | STO_F(STO_T_VALUE) | STO_F(STO_T_WHEN) | STO_F(STO_T_WITH),
+				STO_F(STO_T_ID), sto_op_arch_append},
+	[STO_OP_ARCH_FIND] = {F_HSU, F_Q | STO_F(STO_T_LIMIT) | STO_F(STO_T_REVERSE) |
+					     STO_F(STO_T_TOTAL), sto_op_arch_find},
+	[STO_OP_ARCH_GET] = {F_HSU | STO_F(STO_T_ID), 0, sto_op_arch_get},
+	[STO_OP_ARCH_DELETE] = {F_HSU, F_Q, sto_op_arch_delete},
+	[STO_OP_ARCH_SUMMARY] = {F_HSU, STO_F(STO_T_START) | STO_F(STO_T_END) | STO_F(STO_T_WITH),
+				 sto_op_arch_summary},
 };
 
 /* Splits the body into fields: STO_T_OP first, known request tags only, each once. */
@@ -147,7 +165,7 @@ static int sto_req_split(struct sto_req *q, const uint8_t *req, size_t len, char
 		const char *bad = NULL;
 		if (t.tag == 0 || t.tag > STO_T_REQ_MAX || !sto_field_max[t.tag])
 			bad = "unknown field";
-		else if (q->have & STO_F(t.tag))
+		else if ((q->have & STO_F(t.tag)) && !(STO_F(t.tag) & STO_F_REPEATS))
 			bad = "duplicate field";
 		else if (t.len > sto_field_max[t.tag])
 			bad = "oversized field";
@@ -157,8 +175,10 @@ static int sto_req_split(struct sto_req *q, const uint8_t *req, size_t len, char
 			snprintf(why, whylen, "%s (tag %u)", bad, (unsigned)t.tag);
 			return -1;
 		}
+		if (!(q->have & STO_F(t.tag)))
+			q->f[t.tag] = t;
 		q->have |= STO_F(t.tag);
-		q->f[t.tag] = t;
+		q->count[t.tag]++;
 	}
 	if (rc < 0) {
 		snprintf(why, whylen, "malformed TLV list");
@@ -169,7 +189,10 @@ static int sto_req_split(struct sto_req *q, const uint8_t *req, size_t len, char
 		snprintf(why, whylen, "missing or unknown op");
 		return -1;
 	}
-	if (q->have != sto_ops[q->op].fields) {
+	q->body = req;
+	q->body_len = len;
+	if ((q->have & sto_ops[q->op].fields) != sto_ops[q->op].fields ||
+	    (q->have & ~(sto_ops[q->op].fields | sto_ops[q->op].optional))) {
 		snprintf(why, whylen, "wrong fields for op %u", (unsigned)q->op);
 		return -1;
 	}
@@ -205,7 +228,7 @@ static int sto_req_decode(struct sto_env *env, struct sto_req *q, char *why, siz
 		}
 		q->mech = (enum sto_mech)m;
 	}
-	return 0;
+	return sto_req_decode_shape(q, why, whylen);
 }
 
 static void sto_dispatch_ops(struct sto_env *env, const uint8_t *req, size_t len,

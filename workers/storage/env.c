@@ -12,6 +12,8 @@
 
 #include <openssl/rand.h>
 
+#include "backend.h"
+
 /* 0 read, 1 missing, -1 unreadable or of the wrong size. */
 static int sto_secret_read(int dirfd, uint8_t *secret)
 {
@@ -64,6 +66,60 @@ static int sto_secret_load(const char *datadir, uint8_t *secret, char *err, size
 	return rc == 0 ? 0 : -1;
 }
 
+struct sto_backend *sto_backend_open(const struct sto_be_spec *spec, const char *datadir,
+				     const char *const *hosts, size_t nhosts, char *err,
+				     size_t errlen)
+{
+	struct sto_backend *b = NULL;
+
+	if (strcmp(spec->name, "memory") == 0)
+		b = sto_mem_open(nhosts, err, errlen);
+	else if (strcmp(spec->name, "file") == 0)
+		b = sto_fs_open(datadir, hosts, nhosts, err, errlen);
+	else
+		snprintf(err, errlen, "unknown storage backend \"%s\"", spec->name);
+	return b;
+}
+
+static int sto_env_backends(struct sto_env *env, const struct sto_settings *s, char *err,
+			    size_t errlen)
+{
+	static const struct sto_be_spec dflt = {NULL, "file", NULL, NULL};
+	const struct sto_be_spec *def = s->nspecs && !s->specs[0].store ? &s->specs[0] : &dflt;
+
+	if (!(env->backend = sto_backend_open(def, s->datadir, s->vhosts, s->nvhosts, err, errlen)))
+		return -1;
+	if (s->nspecs && !(env->stores = calloc(s->nspecs, sizeof(*env->stores)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < s->nspecs; i++) {
+		const struct sto_be_spec *sp = &s->specs[i];
+		struct sto_store_be *o = &env->stores[env->nstores];
+		if (!sp->store)
+			continue;
+		if (strlen(sp->store) >= sizeof(o->store)) {
+			snprintf(err, errlen, "store name too long: %s", sp->store);
+			return -1;
+		}
+		snprintf(o->store, sizeof(o->store), "%s", sp->store);
+		if (!(o->backend = sto_backend_open(sp, s->datadir, s->vhosts, s->nvhosts, err,
+						    errlen)))
+			return -1;
+		env->nstores++;
+	}
+	return 0;
+}
+
+struct sto_backend *sto_env_backend(struct sto_env *env, size_t host, const char *store)
+{
+	(void)host;
+	for (size_t i = 0; i < env->nstores; i++)
+		if (strcmp(env->stores[i].store, store) == 0)
+			return env->stores[i].backend;
+	return env->backend;
+}
+
 int sto_env_open(struct sto_env *env, const struct sto_settings *s, char *err, size_t errlen)
 {
 	memset(env, 0, sizeof(*env));
@@ -86,7 +142,8 @@ int sto_env_open(struct sto_env *env, const struct sto_settings *s, char *err, s
 		env->nvhosts = i + 1;
 	}
 	env->file = sto_file_open(s->datadir, s->vhosts, s->nvhosts, err, errlen);
-	if (!env->file || sto_secret_load(s->datadir, env->secret, err, errlen) < 0)
+	if (!env->file || sto_secret_load(s->datadir, env->secret, err, errlen) < 0 ||
+	    sto_env_backends(env, s, err, errlen) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -97,6 +154,11 @@ fail:
 void sto_env_close(struct sto_env *env)
 {
 	sto_file_close(env->file);
+	for (size_t i = 0; i < env->nstores; i++)
+		env->stores[i].backend->ops->close(env->stores[i].backend);
+	free(env->stores);
+	if (env->backend)
+		env->backend->ops->close(env->backend);
 	for (size_t i = 0; i < env->nvhosts; i++)
 		free(env->vhosts[i]);
 	free(env->vhosts);

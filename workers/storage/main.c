@@ -21,6 +21,7 @@ struct sto_slice {
 	size_t nvhosts;
 	uint32_t scram_iter;
 	char backend[32];
+	char *backend_arg;
 };
 
 static void sto_slice_vhost(struct sto_slice *s, const struct tlv *t)
@@ -32,6 +33,13 @@ static void sto_slice_vhost(struct sto_slice *s, const struct tlv *t)
 		fatal_config("invalid virtual host name in storage slice", "");
 	s->vhost_names[s->nvhosts] = name;
 	s->vhosts[s->nvhosts++] = name;
+}
+
+static void sto_slice_arg(struct sto_slice *s, const struct tlv *t)
+{
+	free(s->backend_arg);
+	if (!(s->backend_arg = tlv_strdup(t)))
+		fatal_config("bad storage backend argument in slice", "");
 }
 
 static void sto_slice_read(const struct wrk_boot *b, struct sto_slice *s)
@@ -52,12 +60,11 @@ static void sto_slice_read(const struct wrk_boot *b, struct sto_slice *s)
 		else if (t.tag == SL_STORAGE_DEFAULT &&
 			 tlv_str(&t, s->backend, sizeof(s->backend)) < 0)
 			fatal_config("bad storage backend name in slice", "");
+		else if (t.tag == SL_STORAGE_ARG)
+			sto_slice_arg(s, &t);
 	}
 	if (rc < 0)
 		fatal_config("malformed storage slice", "");
-	if (strcmp(s->backend, "file") != 0)
-		fatal_config("storage backend not supported by this storage worker yet",
-			     "backend=\"%s\" supported=file", s->backend);
 	if (b->datadir[0] != '/')
 		fatal_config("storage needs an absolute datadir", "");
 }
@@ -83,7 +90,8 @@ int main(void)
 	static struct sto_env env;	/* the one mutable state of this process */
 	struct ev_loop *loop;
 	struct storeq_server *srv;
-	struct sto_settings set;
+	struct sto_settings set = {0};
+	struct sto_be_spec spec = {0};
 	struct sto_slice sl;
 	struct wrk_boot b;
 	char url[PATH_MAX + 16], err[512];
@@ -95,8 +103,13 @@ int main(void)
 	set.vhosts = sl.vhosts;
 	set.nvhosts = sl.nvhosts;
 	set.scram_iter = sl.scram_iter;
+	spec.name = sl.backend;
+	spec.arg = sl.backend_arg;
+	set.specs = &spec;
+	set.nspecs = 1;
 	if (sto_env_open(&env, &set, err, sizeof(err)) < 0)
-		fatal("cannot open the file storage backend", "reason=\"%s\"", err);
+		fatal("cannot open the storage backend", "backend=%s reason=\"%s\"", sl.backend,
+		      err);
 	if (!(loop = ev_default_loop(0)))
 		fatal("cannot create the event loop", "");
 	wrk_ipc_url(&b, "storage.sock", url, sizeof(url));
@@ -105,12 +118,13 @@ int main(void)
 	wrk_chan_start(loop, sto_on_ctl, NULL, &env);
 	wrk_signals(loop, sto_on_stop, loop);
 	wrk_ready();
-	log_info("storage ready", "backend=file vhosts=%zu", sl.nvhosts);
+	log_info("storage ready", "backend=%s vhosts=%zu", sl.backend, sl.nvhosts);
 	ev_run(loop, 0);
 	storeq_server_close(srv);
 	sto_env_close(&env);
 	for (size_t i = 0; i < sl.nvhosts; i++)
 		free(sl.vhost_names[i]);
+	free(sl.backend_arg);
 	buf_free(&b.slice);
 	log_info("storage stopped", "");
 	return 0;

@@ -12,6 +12,22 @@
 #define STO_SECRET_LEN	32u
 #define STO_SECRET_FILE	".scram-secret"
 
+struct sto_backend;
+/* A store whose data lives in another backend than the default. */
+struct sto_store_be {
+	char store[65];
+	struct sto_backend *backend;
+};
+
+/* A backend as configured: "memory", "file", "postgresql" with a conninfo, "mongodb" with
+ * a URI; cache "redis" with a URL in front of it when cache_url is set. */
+struct sto_be_spec {
+	const char *store;	/* NULL for the default */
+	const char *name;
+	const char *arg;
+	const char *cache_url;
+};
+
 /* The one mutable state of the storage process. */
 struct sto_env {
 	char **vhosts;		/* owned copies of the configured vhost names */
@@ -19,6 +35,9 @@ struct sto_env {
 	uint32_t scram_iter;	/* for new verifiers and for fake parameters */
 	uint8_t secret[STO_SECRET_LEN];	/* keys the fake salts of unknown users */
 	struct sto_file *file;
+	struct sto_backend *backend;	/* keyval/map/archive by default */
+	struct sto_store_be *stores;	/* per-store overrides */
+	size_t nstores;
 	uint64_t bad_requests;	/* malformed sto bodies (answered STO_EINVAL) */
 	uint64_t bad_envelopes;	/* malformed envelopes (answered XE_ERROR) */
 };
@@ -28,12 +47,20 @@ struct sto_settings {
 	const char *const *vhosts;
 	size_t nvhosts;
 	uint32_t scram_iter;	/* STO_SCRAM_ITER_MIN .. STO_SCRAM_ITER_MAX */
+	const struct sto_be_spec *specs;	/* default first (store NULL), then overrides; */
+	size_t nspecs;				/* none: everything on "file" */
 };
 
 /* Opens the file backend and loads (or creates, 0600) <datadir>/.scram-secret.
  * 0, or -1 with a reason in err. */
 int sto_env_open(struct sto_env *env, const struct sto_settings *s, char *err, size_t errlen);
 void sto_env_close(struct sto_env *env);
+/* The backend holding store (an override, or the default); never NULL once open. */
+struct sto_backend *sto_env_backend(struct sto_env *env, size_t host, const char *store);
+/* Opens one backend from its spec; NULL with a reason in err. */
+struct sto_backend *sto_backend_open(const struct sto_be_spec *spec, const char *datadir,
+				     const char *const *hosts, size_t nhosts, char *err,
+				     size_t errlen);
 /* Index of a configured vhost, -1 if host is not one. */
 int sto_env_host(const struct sto_env *env, const char *host);
 
