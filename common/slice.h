@@ -21,12 +21,18 @@ enum slice_tag {
 	SL_STORAGE_DEFAULT,	/* str backend name */
 	SL_STORAGE_ARG,		/* str backend argument (conninfo, uri) */
 	SL_ADMIN,		/* str bare JID, repeated */
+	SL_C2S_DEPTH = 24,	/* u32 element depth (c2s), 0 = default */
+	SL_C2S_ATTRS = 25,	/* u32 attributes per element (c2s), 0 = default */
+	SL_C2S_OUTBUF = 26,	/* u64 bytes queued per client before it is dropped, 0 = default */
+	SL_C2S_PING = 27,	/* u32 seconds of silence before a server ping, 0 = default */
 	SL_VHOST = 32,		/* str name: starts a vhost group */
 	SL_VHOST_CERT,		/* bytes PEM (c2s/http only) */
 	SL_VHOST_KEY,		/* bytes PEM (c2s/http only) */
 	SL_VHOST_REQUIRE_TLS,	/* u32 */
 	SL_VHOST_REGISTRATION,	/* u32 1 = open */
 	SL_MODULE,		/* str, repeated inside a vhost or component group */
+	SL_VHOST_ANONYMOUS = 40,	/* u32 1 = SASL ANONYMOUS offered (c2s) */
+	SL_VHOST_CONFLICT = 41,	/* u32 resource conflict: 0 replace the old session, 1 refuse the new */
 	SL_COMPONENT = 48,	/* str name: starts a component group */
 	SL_COMPONENT_SECRET,	/* str (c2s only) */
 };

@@ -23,6 +23,8 @@ struct cfg_vhost {
 	size_t nmodules;
 	int registration_open;
 	int require_tls;	/* default 1 */
+	int anonymous;		/* SASL ANONYMOUS offered, default 0 */
+	int resource_conflict;	/* 0 replace (default), 1 refuse */
 };
 
 struct cfg_component {
@@ -46,6 +48,8 @@ struct cfg {
 	uint64_t c2s_rate;		/* bytes/s */
 	uint32_t unauth_timeout;	/* seconds */
 	uint32_t conn_per_ip;
+	uint32_t stanza_depth, stanza_attrs, ping_interval;	/* c2s; 0 = the worker's default */
+	uint64_t out_buffer;		/* c2s bytes per client; 0 = default */
 	uint32_t scram_iterations;
 	char *storage_default;		/* "file" | "memory" | "postgresql" | "mongodb" */
 	char *storage_arg;		/* conninfo / uri, NULL when none */

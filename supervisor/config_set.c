@@ -361,6 +361,7 @@ static int cfg_enter_component(struct cfg_parser *p, const struct cfg_directive 
 static const char *const cfg_log_words[] = {"stderr", "syslog", NULL};
 static const char *const cfg_level_words[] = {"debug", "info", "notice", "warn", "err", "crit", NULL};
 static const char *const cfg_onoff[] = {"off", "on", NULL};
+static const char *const cfg_conflict_words[] = {"replace", "refuse", NULL};
 static const char *const cfg_closed_open[] = {"closed", "open", NULL};
 static const char *const cfg_cache_words[] = {"redis", NULL};
 
@@ -393,6 +394,10 @@ static const struct cfg_directive cfg_directives[] = {
 	{"unauth-timeout", CTX_LIMITS, 1, 1, 0, 0, cfg_set_seconds, F(unauth_timeout), 0, 1, 86400,
 	 NULL},
 	{"conn-per-ip", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(conn_per_ip), 0, 1, 1000000, NULL},
+	{"stanza-depth", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(stanza_depth), 0, 4, 1024, NULL},
+	{"stanza-attrs", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(stanza_attrs), 0, 4, 1024, NULL},
+	{"out-buffer", CTX_LIMITS, 1, 1, 0, 0, cfg_set_size, F(out_buffer), 0, 4096, 1u << 30, NULL},
+	{"ping-interval", CTX_LIMITS, 1, 1, 0, 0, cfg_set_seconds, F(ping_interval), 0, 1, 86400, NULL},
 
 	{"default", CTX_STORAGE, 1, 2, D_OPT_STR, 0, cfg_set_storage_default, 0, 0, 0, 0, cfg_backends},
 	{"cache", CTX_STORAGE, 2, 2, 0, 0, cfg_set_cache, 0, 0, 0, 0, cfg_cache_words},
@@ -403,6 +408,9 @@ static const struct cfg_directive cfg_directives[] = {
 	{"registration", CTX_VHOST, 1, 1, 0, 0, cfg_set_choice, FV(registration_open), 0, 0, 0,
 	 cfg_closed_open},
 	{"require-tls", CTX_VHOST, 1, 1, 0, 0, cfg_set_choice, FV(require_tls), 0, 0, 0, cfg_onoff},
+	{"anonymous", CTX_VHOST, 1, 1, 0, 0, cfg_set_choice, FV(anonymous), 0, 0, 0, cfg_onoff},
+	{"resource-conflict", CTX_VHOST, 1, 1, 0, 0, cfg_set_choice, FV(resource_conflict), 0, 0, 0,
+	 cfg_conflict_words},
 
 	{"secret", CTX_COMPONENT, 1, 1, 0, 0, cfg_set_str, FC(secret), 0, 0, 0, NULL},
 	{"module", CTX_COMPONENT, 1, ARGS_LINE, 0, 0, cfg_set_list, FC(modules), FC(nmodules), 0, 0,

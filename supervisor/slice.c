@@ -48,7 +48,9 @@ static int put_vhosts(const struct sup_proc *p, struct buf *out, char *err, size
 		const struct cfg_vhost *v = &c->vhosts[i];
 		if (tlv_put_str(out, SL_VHOST, v->name) < 0 ||
 		    tlv_put_u32(out, SL_VHOST_REQUIRE_TLS, (uint32_t)v->require_tls) < 0 ||
-		    tlv_put_u32(out, SL_VHOST_REGISTRATION, (uint32_t)v->registration_open) < 0)
+		    tlv_put_u32(out, SL_VHOST_REGISTRATION, (uint32_t)v->registration_open) < 0 ||
+		    tlv_put_u32(out, SL_VHOST_ANONYMOUS, (uint32_t)v->anonymous) < 0 ||
+		    tlv_put_u32(out, SL_VHOST_CONFLICT, (uint32_t)v->resource_conflict) < 0)
 			return -1;
 		if (tls && v->cert && put_file(out, SL_VHOST_CERT, v->cert, err, errlen) < 0)
 			return -1;
@@ -92,6 +94,8 @@ int sup_slice_build(const struct sup_proc *p, struct buf *out, char *err, size_t
 		rc |= tlv_put_u32(out, SL_UNAUTH_TIMEOUT, c->unauth_timeout);
 		rc |= tlv_put_u32(out, SL_CONN_PER_IP, c->conn_per_ip);
 		rc |= tlv_put_u64(out, SL_C2S_RATE, c->c2s_rate);
+		rc |= tlv_put_u32(out, SL_C2S_DEPTH, c->stanza_depth) | tlv_put_u32(out, SL_C2S_ATTRS, c->stanza_attrs);
+		rc |= tlv_put_u64(out, SL_C2S_OUTBUF, c->out_buffer) | tlv_put_u32(out, SL_C2S_PING, c->ping_interval);
 		break;
 	case ROLE_ROUTER:
 		for (size_t i = 0; i < c->nadmins; i++)

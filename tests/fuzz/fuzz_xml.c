@@ -63,7 +63,7 @@ static const struct c2s_xml_ops fz_ops = {fz_start, fz_elem, fz_end};
 
 static int fz_run(const uint8_t *p, size_t n, unsigned seed, struct fz_log *l)
 {
-	struct c2s_xml_limits lim = {4096, 0};
+	struct c2s_xml_limits lim = {4096, 0, 0};
 	struct c2s_xml *x = c2s_xml_new(&lim, &fz_ops, l);
 	if (!x)
 		abort();

@@ -285,6 +285,95 @@ static void test_wrong_password(void **state)
 	buf_free(&rep);
 }
 
+/* PLAIN run as SCRAM: with the RFC 5802 salt, iterations and nonces, the password "pencil"
+ * must give exactly the RFC's client-final message. */
+static void test_plain_as_scram(void **state)
+{
+	(void)state;
+	char az[64], user[64], pass[64];
+	static const uint8_t ok[] = "\0user\0pencil", withz[] = "user@h\0user\0pencil";
+	assert_int_equal(c2s_plain_parse(ok, sizeof(ok) - 1, az, user, pass, sizeof(user)), C2S_SASL_OK);
+	assert_string_equal(az, "");
+	assert_string_equal(user, "user");
+	assert_string_equal(pass, "pencil");
+	assert_int_equal(c2s_plain_parse(withz, sizeof(withz) - 1, az, user, pass, sizeof(user)), C2S_SASL_OK);
+	assert_string_equal(az, "user@h");
+	static const uint8_t nouser[] = "\0\0pencil", nopass[] = "\0user\0", onenul[] = "user\0pencil";
+	assert_int_equal(c2s_plain_parse(nouser, sizeof(nouser) - 1, az, user, pass, sizeof(user)), C2S_SASL_EMALFORMED);
+	assert_int_equal(c2s_plain_parse(nopass, sizeof(nopass) - 1, az, user, pass, sizeof(user)), C2S_SASL_EMALFORMED);
+	assert_int_equal(c2s_plain_parse(onenul, sizeof(onenul) - 1, az, user, pass, sizeof(user)), C2S_SASL_EMALFORMED);
+
+	struct c2s_scram sc = {0};
+	struct buf req, rep, out, msg;
+	buf_init(&req);
+	buf_init(&rep);
+	buf_init(&out);
+	buf_init(&msg);
+	assert_int_equal(c2s_plain_client_first("user", &msg), 0);
+	buf_put_u8(&msg, 0);
+	assert_memory_equal(msg.data, "n,,n=user,r=", 12);
+	assert_int_equal(c2s_scram_client_first(&sc, C2S_SCRAM_SHA1, RFC_CFIRST, strlen(RFC_CFIRST),
+						"example.com", &req), C2S_SASL_OK);
+	params_reply(&rep);
+	assert_int_equal(c2s_scram_server_first(&sc, rep.data, rep.len, RFC_SNONCE, &out), C2S_SASL_OK);
+	buf_reset(&msg);
+	assert_int_equal(c2s_plain_client_final(&sc, "pencil", &msg), C2S_SASL_OK);
+	assert_int_equal(msg.len, strlen(RFC_CFINAL));
+	assert_memory_equal(msg.data, RFC_CFINAL, msg.len);
+	c2s_scram_clear(&sc);
+	buf_free(&req);
+	buf_free(&rep);
+	buf_free(&out);
+	buf_free(&msg);
+}
+
+/* -PLUS: p= only with a -PLUS mechanism and a known type; the final message must carry the gs2
+ * header followed by the binding the TLS layer computed. */
+static void test_channel_binding(void **state)
+{
+	(void)state;
+	struct c2s_scram sc = {0};
+	struct buf req, rep, out, fin;
+	buf_init(&req);
+	buf_init(&rep);
+	buf_init(&out);
+	buf_init(&fin);
+	const char *pf = "p=tls-server-end-point,,n=user,r=fyko+d2lbbFgONRv9qkxdawL";
+	assert_int_equal(c2s_scram_client_first(&sc, C2S_SCRAM_SHA1, pf, strlen(pf), "h", &req), C2S_SASL_ECBIND);
+	assert_int_equal(c2s_scram_client_first(&sc, C2S_SCRAM_SHA1_PLUS, RFC_CFIRST, strlen(RFC_CFIRST), "h", &req),
+			 C2S_SASL_ECBIND);
+	const char *unk = "p=tls-unique,,n=user,r=abc";
+	assert_int_equal(c2s_scram_client_first(&sc, C2S_SCRAM_SHA1_PLUS, unk, strlen(unk), "h", &req), C2S_SASL_ECBIND);
+	assert_int_equal(c2s_scram_client_first(&sc, C2S_SCRAM_SHA1_PLUS, pf, strlen(pf), "h", &req), C2S_SASL_OK);
+	assert_int_equal(sc.cbind, 'p');
+	assert_int_equal(sc.cbtype, C2S_CB_ENDPOINT);
+	params_reply(&rep);
+	assert_int_equal(c2s_scram_server_first(&sc, rep.data, rep.len, RFC_SNONCE, &out), C2S_SASL_OK);
+	memset(sc.cbdata, 0xab, 32);
+	sc.cbdata_len = 32;
+	uint8_t cb[64];
+	memcpy(cb, "p=tls-server-end-point,,", 24);
+	memset(cb + 24, 0xab, 32);
+	for (int wrong = 1; wrong >= 0; wrong--) {
+		cb[30] = wrong ? 0 : 0xab;
+		buf_reset(&fin);
+		buf_reset(&req);
+		buf_put_str(&fin, "c=");
+		c2s_b64_encode(&fin, cb, 56);
+		buf_put_str(&fin, ",r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=");
+		assert_int_equal(c2s_scram_client_final(&sc, (char *)fin.data, fin.len, "h", &req),
+				 wrong ? C2S_SASL_EAUTH : C2S_SASL_OK);
+	}
+	struct tlvs q;
+	read_req(&req, &q);
+	assert_string_equal(q.mech, "SCRAM-SHA-1");	/* storage knows the base mechanism */
+	c2s_scram_clear(&sc);
+	buf_free(&req);
+	buf_free(&rep);
+	buf_free(&out);
+	buf_free(&fin);
+}
+
 struct bad_final {
 	const char *name, *msg;
 	int want;
@@ -430,6 +519,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_password),	    cmocka_unit_test(test_final_mismatches),
 		cmocka_unit_test(test_storage_failures),    cmocka_unit_test(test_random_nonce_and_order),
 		cmocka_unit_test(test_jid_prep),
+		cmocka_unit_test(test_plain_as_scram),
+		cmocka_unit_test(test_channel_binding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

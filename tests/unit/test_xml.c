@@ -171,7 +171,7 @@ static char *name_case(size_t n)
 
 static void check_case(const struct xml_case *c)
 {
-	struct c2s_xml_limits lim = {c->stanza_size, 0};
+	struct c2s_xml_limits lim = {c->stanza_size, 0, 0};
 	struct ev_log whole = {0}, split = {0};
 	int r = run(c->in, NULL, 0, 0, &lim, &whole);
 	if (r != c->want)
@@ -258,6 +258,52 @@ static void test_fields(void **state)
 	if (strcmp((char *)l.b.data, want) != 0)
 		fail_msg("got\n%s\nwant\n%s", (char *)l.b.data, want);
 	buf_free(&l.b);
+}
+
+static int count_elem(void *arg, const struct c2s_xml_elem *e)
+{
+	struct buf *b = arg;
+	buf_printf(b, "%s:%u:%s|", e->name, e->nchildren, e->xml);
+	return C2S_XML_CONTINUE;
+}
+
+/* Children are counted (IQ checks), the attribute limit is configurable, and a component's
+ * stanzas are serialised in jabber:client with their children inheriting it. */
+static void test_children_attrs_component(void **state)
+{
+	(void)state;
+	static const struct c2s_xml_ops cops = {NULL, count_elem, NULL};
+	struct buf b;
+	buf_init(&b);
+	struct c2s_xml *x = c2s_xml_new(NULL, &cops, &b);
+	const char *in = HDR "<iq type='get' id='1'/><iq type='get' id='2'><a xmlns='x'><b/></a><c xmlns='y'/></iq>";
+	assert_int_equal(c2s_xml_feed(x, in, strlen(in)), C2S_XML_OK);
+	buf_put_u8(&b, 0);
+	assert_non_null(strstr((char *)b.data, "iq:0:"));
+	assert_non_null(strstr((char *)b.data, "iq:2:"));
+	c2s_xml_free(x);
+
+	struct c2s_xml_limits lim = {0, 0, 2};
+	buf_reset(&b);
+	x = c2s_xml_new(&lim, &cops, &b);
+	const char *two = HDR "<message a='1' b='2'/>", *three = "<message a='1' b='2' c='3'/>";
+	assert_int_equal(c2s_xml_feed(x, two, strlen(two)), C2S_XML_OK);
+	assert_int_equal(c2s_xml_feed(x, three, strlen(three)), C2S_XML_EATTRS);
+	c2s_xml_free(x);
+
+	buf_reset(&b);
+	x = c2s_xml_new(NULL, &cops, &b);
+	const char *comp = "<stream:stream xmlns='jabber:component:accept' "
+			   "xmlns:stream='http://etherx.jabber.org/streams' to='c.example'>"
+			   "<message from='a@c.example' to='u@example'><body>hi</body></message>";
+	assert_int_equal(c2s_xml_feed(x, comp, strlen(comp)), C2S_XML_OK);
+	buf_put_u8(&b, 0);
+	const char *want = "message:1:<message xmlns='jabber:client' from='a@c.example' to='u@example'>"
+			   "<body>hi</body></message>|";
+	if (strcmp((char *)b.data, want) != 0)
+		fail_msg("got %s\nwant %s", (char *)b.data, want);
+	c2s_xml_free(x);
+	buf_free(&b);
 }
 
 /* A stop drops the rest of the input; a reset then accepts a new stream header. */
@@ -367,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_generated_limits),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_children_attrs_component),
 		cmocka_unit_test(test_stop_and_reset),
 		cmocka_unit_test(test_from_replaced),
 		cmocka_unit_test(test_roundtrip),

@@ -15,17 +15,28 @@
 
 #define C2S_READ_CHUNK 16384u		/* one read from a socket */
 #define C2S_READS_PER_EVENT 4		/* then other connections get their turn */
-#define C2S_OUT_MAX (4u << 20)		/* bytes queued for a client before we give up on it */
+#define C2S_OUT_MAX (4u << 20)		/* default bytes queued for a client before we give up on it */
 #define C2S_CLOSE_LINGER 5.0		/* seconds to flush a closing stream */
 #define C2S_ACCEPT_PAUSE 0.5		/* seconds listeners rest after EMFILE/ENFILE */
 #define C2S_AUTH_DELAY 1.0		/* seconds per failed SASL attempt before <failure/> */
-#define C2S_AUTH_DELAY_MAX 5.0
+#define C2S_AUTH_DELAY_MAX 16.0
+#define C2S_FAIL_FORGET 600.0		/* seconds after which failed logins are forgotten */
+#define C2S_PING_DEFAULT 240u		/* seconds of silence before a server ping (XEP-0199) */
+#define C2S_SWEEP_INTERVAL 60.0
+#define C2S_NS_PING "urn:xmpp:ping"
 #define C2S_NS_STREAM_ERRORS "urn:ietf:params:xml:ns:xmpp-streams"
 
 struct c2s_vhost {
 	char *name;
 	SSL_CTX *tls;		/* NULL when the slice carried no certificate */
 	int require_tls;
+	int anonymous;		/* SASL ANONYMOUS offered */
+	int refuse_conflict;	/* a resource in use: refuse the new bind instead of replacing */
+};
+
+/* An external component (XEP-0114) this worker accepts on its component listener. */
+struct c2s_component {
+	char *name, *secret;
 };
 
 enum c2s_tls_state { C2S_TLS_NONE, C2S_TLS_PENDING, C2S_TLS_HANDSHAKE, C2S_TLS_UP };
@@ -44,13 +55,20 @@ struct c2s_conn {
 	int read_wants_write, write_wants_read;
 	struct c2s_xml *xml;
 	struct buf out;
+	ev_timer rtimer;		/* the byte-rate bucket refills */
+	double rate_at;			/* last refill of the bucket, 0 = never */
+	float tokens;
+	uint8_t addr[16];		/* peer address (IPv4 mapped into IPv6) */
+	int comp;			/* index in env->components when component = 1 */
+	char *stream_id;		/* components only: the handshake hashes it */
 	const struct c2s_vhost *vh;
 	uint64_t sid;
 	uint32_t reqid;			/* pending AUTH_REQ, 0 when none */
 	struct c2s_scram *scram;	/* during SASL only */
 	int sasl_wait_first;		/* <auth/> came without an initial response */
 	unsigned hdr_sent : 1, authed : 1, bound : 1, closing : 1, restart : 1, in_read : 1,
-	    freed_later : 1, direct_tls : 1, held : 1;
+	    freed_later : 1, direct_tls : 1, held : 1, unauth_counted : 1, throttled : 1, ping_out : 1,
+	    active : 1, component : 1, anonymous : 1;
 	char *user;			/* localpart after SASL */
 	char *jid;			/* full JID after bind */
 	char *presence;			/* last broadcast presence, as forwarded */
@@ -68,9 +86,18 @@ struct c2s_env {
 	size_t nvhosts;
 	size_t stanza_size;
 	unsigned unauth_timeout;
+	unsigned max_depth, max_attrs;	/* 0 = the parser's defaults */
+	size_t out_max;
+	unsigned ping_interval;
+	uint64_t rate;			/* bytes/s per stream, 0 = unlimited */
+	uint32_t conn_per_ip;		/* unauthenticated streams per address */
+	struct c2s_component *components;
+	size_t ncomponents;
+	ev_timer sweep;
 	struct link *link;
 	ev_io lio[WRK_MAX_LISTENERS];
 	int ltls[WRK_MAX_LISTENERS];
+	int lcomp[WRK_MAX_LISTENERS];	/* component listener (XEP-0114) */
 	unsigned nlisteners;
 	ev_timer accept_pause;		/* out of descriptors: listeners rest, then retry */
 	struct c2s_conn *conns;
@@ -95,6 +122,8 @@ void c2s_conn_close(struct c2s_conn *c, int graceful);
 void c2s_conn_pause_all(void);
 void c2s_conn_resume_all(void);
 void c2s_conn_start_tls(struct c2s_conn *c);
+/* c is authenticated and bound: the unauthenticated timer becomes the ping timer. */
+void c2s_conn_bound(struct c2s_conn *c);
 /* Stops (on = 1) or resumes reading from c; resuming also processes buffered input. */
 void c2s_conn_hold(struct c2s_conn *c, int on);
 
@@ -102,6 +131,8 @@ void c2s_conn_hold(struct c2s_conn *c, int on);
 SSL_CTX *c2s_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);
 void c2s_tls_ctx_free(SSL_CTX *ctx);
 int c2s_tls_begin(struct c2s_conn *c);		/* 0 or -1 */
+/* The channel binding of c's TLS session (enum c2s_cb_type); length or -1 when unavailable. */
+int c2s_tls_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap);
 int c2s_tls_handshake(struct c2s_conn *c);	/* 1 done, 0 in progress, -1 failed */
 ssize_t c2s_tls_read(struct c2s_conn *c, void *p, size_t n);	/* -1 + EAGAIN when blocked */
 ssize_t c2s_tls_write(struct c2s_conn *c, const void *p, size_t n);
@@ -112,6 +143,7 @@ extern const struct c2s_xml_ops c2s_stream_ops;
 void c2s_stream_error(struct c2s_conn *c, const char *cond);
 const struct c2s_vhost *c2s_vhost_find(const char *name);
 int c2s_stream_restart(struct c2s_conn *c);
+int c2s_stream_send_header(struct c2s_conn *c, const char *ns, const char *from, const char *id);
 
 /* auth.c */
 int c2s_auth_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
@@ -130,6 +162,20 @@ struct c2s_conn *c2s_sess_by_reqid(uint32_t reqid);
 
 /* jid.c: canonical form of a JID (nodeprep, nameprep, resourceprep); 0 or -1 if invalid */
 int c2s_jid_prep(const char *in, char *out, size_t cap);
+
+/* limits.c */
+int c2s_lim_addr_acquire(struct c2s_conn *c);	/* -1: too many unauthenticated streams */
+void c2s_lim_addr_release(struct c2s_conn *c);
+double c2s_lim_fail(struct c2s_conn *c, const char *user);	/* the delay before <failure/> */
+void c2s_lim_success(struct c2s_conn *c, const char *user);
+int c2s_lim_rate_take(struct c2s_conn *c, size_t n);	/* 1: over the rate, reading paused */
+void c2s_lim_sweep(void);
+
+/* component.c */
+int c2s_comp_stream_start(struct c2s_conn *c, const struct c2s_xml_hdr *h);	/* 0 or -1 */
+int c2s_comp_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
+/* Writes a stanza from the router to a component, in the component namespace. */
+int c2s_comp_deliver(struct c2s_conn *c, const uint8_t *body, size_t len);
 
 /* stanza.c */
 int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e);

@@ -29,7 +29,8 @@ static void conn_watchers(struct c2s_conn *c)
 		r = !c->read_wants_write;
 		w = c->read_wants_write;
 	} else {
-		r = (!c->closing && !env->paused && !c->held && c->tls != C2S_TLS_PENDING) ||
+		r = (!c->closing && !env->paused && !c->held && !c->throttled &&
+		     c->tls != C2S_TLS_PENDING) ||
 		    c->write_wants_read;
 		w = (c->out.len > 0 && !c->write_wants_read) || c->read_wants_write;
 	}
@@ -47,6 +48,8 @@ static void conn_destroy(struct c2s_conn *c)
 	ev_io_stop(env->loop, &c->wio);
 	ev_timer_stop(env->loop, &c->timer);
 	ev_timer_stop(env->loop, &c->delay);
+	ev_timer_stop(env->loop, &c->rtimer);
+	c2s_lim_addr_release(c);
 	c2s_tls_end(c);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -59,6 +62,7 @@ static void conn_destroy(struct c2s_conn *c)
 	free(c->user);
 	free(c->jid);
 	free(c->presence);
+	free(c->stream_id);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -114,8 +118,14 @@ int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n)
 {
 	if (c->closing)
 		return -1;
-	if (c->out.len + n > C2S_OUT_MAX) {
-		log_notice("client does not read, closing", "sid=%llu", (unsigned long long)c->sid);
+	if (c->out.len + n > env->out_max) {
+		log_notice("client does not read, closing", "sid=%llu queued=%zu", (unsigned long long)c->sid,
+			   c->out.len);
+		/* the error goes out only if the socket takes it now; nobody waits for this client */
+		static const char err[] = "<stream:error><policy-violation xmlns='" C2S_NS_STREAM_ERRORS
+					  "'/></stream:error></stream:stream>";
+		if (c->tls != C2S_TLS_UP)
+			(void)send(c->fd, err, sizeof(err) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		c2s_conn_close(c, 0);
 		return -1;
 	}
@@ -161,6 +171,8 @@ static int conn_read_once(struct c2s_conn *c)
 		c2s_conn_close(c, 0);
 		return 0;
 	}
+	c->active = 1;
+	int throttled = c2s_lim_rate_take(c, (size_t)n);
 	int r = c2s_xml_feed(c->xml, env->rbuf, (size_t)n);
 	if (r < 0) {
 		log_info("stream error", "sid=%llu reason=\"%s\"", (unsigned long long)c->sid,
@@ -175,9 +187,9 @@ static int conn_read_once(struct c2s_conn *c)
 			c2s_conn_close(c, 0);
 			return 0;
 		}
-		return c->tls != C2S_TLS_PENDING;	/* after <starttls/> the rest is dropped */
+		return c->tls != C2S_TLS_PENDING && !throttled;	/* after <starttls/> the rest is dropped */
 	}
-	return 1;
+	return !throttled;
 }
 
 static void conn_tls_step(struct c2s_conn *c)
@@ -199,7 +211,7 @@ static void conn_step(struct c2s_conn *c)
 {
 	c->in_read = 1;
 	conn_tls_step(c);
-	for (int i = 0; i < C2S_READS_PER_EVENT && !c->closing && !env->paused && !c->held &&
+	for (int i = 0; i < C2S_READS_PER_EVENT && !c->closing && !env->paused && !c->held && !c->throttled &&
 			(c->tls == C2S_TLS_NONE || c->tls == C2S_TLS_UP);
 	     i++)
 		if (!conn_read_once(c))
@@ -231,14 +243,57 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_destroy(c);	/* the client did not take its last bytes in time */
 		return;
 	}
-	if (!c->bound)
+	if (!c->bound) {
 		c2s_stream_error(c, "connection-timeout");
+		return;
+	}
+	/* a bound session: silence for a ping interval earns a ping, a second one the close */
+	if (c->active) {
+		c->active = 0;
+		c->ping_out = 0;
+	} else if (c->ping_out) {
+		log_info("no answer to a server ping", "sid=%llu", (unsigned long long)c->sid);
+		c2s_stream_error(c, "connection-timeout");
+		return;
+	} else {
+		struct buf b;
+		buf_init(&b);
+		if (buf_printf(&b, "<iq type='get' id='xmppd-ping-%llu' to='", (unsigned long long)c->sid) == 0 &&
+		    buf_put_xml_escaped(&b, c->jid, strlen(c->jid)) == 0 &&
+		    buf_printf(&b, "' from='%s'><ping xmlns='" C2S_NS_PING "'/></iq>", c->vh->name) == 0)
+			(void)c2s_conn_send(c, b.data, b.len);
+		buf_free(&b);
+		c->ping_out = 1;
+	}
+	ev_timer_set(&c->timer, (double)env->ping_interval, 0.);
+	ev_timer_start(env->loop, &c->timer);
 }
 
-static void conn_new(int fd, int direct_tls)
+void c2s_conn_bound(struct c2s_conn *c)
+{
+	c2s_lim_addr_release(c);
+	ev_timer_stop(env->loop, &c->timer);
+	if (c->component)
+		return;	/* components answer pings of their own; dead ones show as write errors */
+	c->active = 0;
+	ev_timer_set(&c->timer, (double)env->ping_interval, 0.);
+	ev_timer_start(env->loop, &c->timer);
+}
+
+static void conn_addr(struct c2s_conn *c, const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6) {
+		memcpy(c->addr, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, 16);
+	} else if (ss->ss_family == AF_INET) {
+		c->addr[10] = c->addr[11] = 0xff;
+		memcpy(c->addr + 12, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, 4);
+	}
+}
+
+static void conn_new(int fd, int direct_tls, int component, const struct sockaddr_storage *ss)
 {
 	struct c2s_conn *c = calloc(1, sizeof(*c));
-	struct c2s_xml_limits lim = {env->stanza_size, 0};
+	struct c2s_xml_limits lim = {env->stanza_size, env->max_depth, env->max_attrs};
 	if (!c || !(c->xml = c2s_xml_new(&lim, &c2s_stream_ops, c))) {
 		free(c);
 		close(fd);
@@ -252,6 +307,10 @@ static void conn_new(int fd, int direct_tls)
 	ev_io_init(&c->wio, conn_io_cb, fd, EV_WRITE);
 	ev_timer_init(&c->timer, conn_timer_cb, (double)env->unauth_timeout, 0.);
 	ev_init(&c->delay, NULL);
+	ev_init(&c->rtimer, NULL);
+	conn_addr(c, ss);
+	c->component = component ? 1 : 0;
+	c->comp = -1;
 	c->rio.data = c->wio.data = c->timer.data = c->delay.data = c;
 	c->next = env->conns;
 	if (env->conns)
@@ -260,6 +319,15 @@ static void conn_new(int fd, int direct_tls)
 	env->nconns++;
 	c2s_sess_add(c);
 	ev_timer_start(env->loop, &c->timer);
+	if (c2s_lim_addr_acquire(c) < 0) {
+		log_notice("too many unauthenticated streams from one address", "sid=%llu",
+			   (unsigned long long)c->sid);
+		if (direct_tls)
+			c2s_conn_close(c, 0);
+		else
+			c2s_stream_error(c, "policy-violation");
+		return;
+	}
 	if (direct_tls) {
 		c->direct_tls = 1;
 		if (c2s_tls_begin(c) < 0) {
@@ -291,11 +359,14 @@ static void accept_rest(void)
 void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop, (void)revents;
-	int direct_tls = env->ltls[w - env->lio];
+	int direct_tls = env->ltls[w - env->lio], component = env->lcomp[w - env->lio];
 	for (;;) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
-			conn_new(fd, direct_tls);
+			conn_new(fd, direct_tls, component, &ss);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)

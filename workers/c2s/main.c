@@ -1,4 +1,4 @@
-/* xmppd-c2s: client streams on 5222 (STARTTLS) and 5223 (direct TLS). Boots from the supervisor,
+/* xmppd-c2s: client streams on 5222 (STARTTLS) and 5223 (direct TLS), components on 5347. Boots from the supervisor,
  * loads its TLS contexts from memory, sandboxes itself, then dials the router and serves. */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +37,20 @@ static struct c2s_vhost *vhost_add(const struct tlv *t)
 	if (!(v->name = tlv_strdup(t)) || !v->name[0])
 		fatal_config("bad virtual host name in slice", "");
 	return v;
+}
+
+static void component_add(const struct tlv *t)
+{
+	if (env->ncomponents >= MAX_VHOSTS)
+		fatal_config("too many components", "");
+	struct c2s_component *k = realloc(env->components, (env->ncomponents + 1) * sizeof(*k));
+	if (!k)
+		fatal("out of memory", "");
+	env->components = k;
+	k = &env->components[env->ncomponents++];
+	memset(k, 0, sizeof(*k));
+	if (!(k->name = tlv_strdup(t)) || !k->name[0])
+		fatal_config("bad component name in slice", "");
 }
 
 static void vhost_tls(struct c2s_vhost *v, const struct vhost_pem *p)
@@ -94,6 +108,47 @@ static void slice_read(void)
 				vhost_tls(cur, &pem);
 			cur = NULL;
 			memset(&pem, 0, sizeof(pem));
+			component_add(&t);
+			break;
+		case SL_COMPONENT_SECRET:
+			if (env->ncomponents == 0 || env->components[env->ncomponents - 1].secret ||
+			    !(env->components[env->ncomponents - 1].secret = tlv_strdup(&t)))
+				fatal_config("bad component secret in slice", "");
+			break;
+		case SL_VHOST_ANONYMOUS:
+		case SL_VHOST_CONFLICT:
+			if (!cur || tlv_u32(&t, &v32) < 0)
+				fatal_config("bad virtual host setting in slice", "tag=%u", t.tag);
+			if (t.tag == SL_VHOST_ANONYMOUS)
+				cur->anonymous = v32 != 0;
+			else
+				cur->refuse_conflict = v32 == 1;
+			break;
+		case SL_C2S_DEPTH:
+		case SL_C2S_ATTRS:
+		case SL_C2S_PING:
+		case SL_CONN_PER_IP:
+			if (tlv_u32(&t, &v32) < 0)
+				fatal_config("bad limit in slice", "tag=%u", t.tag);
+			if (v32 == 0 && t.tag != SL_CONN_PER_IP)
+				break;	/* the default */
+			if (t.tag == SL_C2S_DEPTH)
+				env->max_depth = v32;
+			else if (t.tag == SL_C2S_ATTRS)
+				env->max_attrs = v32;
+			else if (t.tag == SL_C2S_PING)
+				env->ping_interval = v32;
+			else
+				env->conn_per_ip = v32;
+			break;
+		case SL_C2S_OUTBUF:
+		case SL_C2S_RATE:
+			if (tlv_u64(&t, &v64) < 0)
+				fatal_config("bad limit in slice", "tag=%u", t.tag);
+			if (t.tag == SL_C2S_RATE)
+				env->rate = v64;
+			else if (v64 > 0)
+				env->out_max = (size_t)v64;
 			break;
 		default:
 			break;
@@ -115,8 +170,8 @@ static void listeners_start(void)
 {
 	for (unsigned i = 0; i < env->boot.nlisteners; i++) {
 		const struct wrk_listener *l = &env->boot.listeners[i];
-		int tls = strcmp(l->kind, "c2s-tls") == 0;
-		if (!tls && strcmp(l->kind, "c2s") != 0) {
+		int tls = strcmp(l->kind, "c2s-tls") == 0, comp = strcmp(l->kind, "component") == 0;
+		if (!tls && !comp && strcmp(l->kind, "c2s") != 0) {
 			log_warn("listener kind not served by c2s yet, ignored", "kind=%s", l->kind);
 			close(l->fd);
 			continue;
@@ -125,12 +180,19 @@ static void listeners_start(void)
 		if (fl < 0 || fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0)
 			fatal("listener not usable", "kind=%s errno=%d", l->kind, errno);
 		env->ltls[env->nlisteners] = tls;
+		env->lcomp[env->nlisteners] = comp;
 		ev_io_init(&env->lio[env->nlisteners], c2s_accept_cb, l->fd, EV_READ);
 		ev_io_start(env->loop, &env->lio[env->nlisteners]);
 		env->nlisteners++;
 	}
 	if (env->nlisteners == 0)
 		log_warn("no c2s listener received", "");
+}
+
+static void sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	c2s_lim_sweep();
 }
 
 static void stop_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -188,6 +250,9 @@ int main(void)
 	env = &e;
 	env->stanza_size = STANZA_SIZE_DEFAULT;
 	env->unauth_timeout = UNAUTH_TIMEOUT_DEFAULT;
+	env->out_max = C2S_OUT_MAX;
+	env->ping_interval = C2S_PING_DEFAULT;
+	env->conn_per_ip = CONN_PER_IP_DEFAULT;
 	wrk_boot_read(&env->boot);
 	env->loop = ev_default_loop(EVFLAG_AUTO);
 	if (!env->loop)
@@ -203,6 +268,8 @@ int main(void)
 	wrk_chan_start(env->loop, c2s_ctl, NULL, NULL);
 	wrk_signals(env->loop, c2s_stop, NULL);
 	listeners_start();
+	ev_timer_init(&env->sweep, sweep_cb, C2S_SWEEP_INTERVAL, C2S_SWEEP_INTERVAL);
+	ev_timer_start(env->loop, &env->sweep);
 	wrk_ready();
 	log_info("c2s ready", "instance=%u vhosts=%zu listeners=%u", env->boot.instance, env->nvhosts,
 		 env->nlisteners);

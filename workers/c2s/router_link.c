@@ -97,7 +97,10 @@ static void deliver(const struct xe_msg *m)
 		log_debug("stanza for an unknown session dropped", "sid=%llu", (unsigned long long)m->sid);
 		return;
 	}
-	(void)c2s_conn_send(c, m->body, m->body_len);
+	if (c->component)
+		(void)c2s_comp_deliver(c, m->body, m->body_len);
+	else
+		(void)c2s_conn_send(c, m->body, m->body_len);
 }
 
 static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, size_t len)

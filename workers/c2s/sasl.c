@@ -15,10 +15,31 @@ static const struct {
 	int mech;
 	const char *name;
 	size_t hash_len;
+	int base;
 } mechs[] = {
-	{C2S_SCRAM_SHA1, "SCRAM-SHA-1", 20},
-	{C2S_SCRAM_SHA256, "SCRAM-SHA-256", 32},
+	{C2S_SCRAM_SHA1, "SCRAM-SHA-1", 20, C2S_SCRAM_SHA1},
+	{C2S_SCRAM_SHA256, "SCRAM-SHA-256", 32, C2S_SCRAM_SHA256},
+	{C2S_SCRAM_SHA1_PLUS, "SCRAM-SHA-1-PLUS", 20, C2S_SCRAM_SHA1},
+	{C2S_SCRAM_SHA256_PLUS, "SCRAM-SHA-256-PLUS", 32, C2S_SCRAM_SHA256},
 };
+
+static const struct {
+	int type;
+	const char *name;
+} cbtypes[] = {
+	{C2S_CB_EXPORTER, "tls-exporter"},
+	{C2S_CB_ENDPOINT, "tls-server-end-point"},
+};
+
+int c2s_scram_mech_base(int mech)
+{
+	for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+		if (mechs[i].mech == mech)
+			return mechs[i].base;
+	return 0;
+}
+
+int c2s_scram_mech_plus(int mech) { return mech != 0 && c2s_scram_mech_base(mech) != mech; }
 
 int c2s_scram_mech_parse(const char *name)
 {
@@ -173,9 +194,13 @@ static int parse_gs2(const char *msg, size_t len, size_t *off, struct c2s_scram_
 	const char *a;
 	size_t alen;
 	next_attr(msg, len, off, &a, &alen);
-	if (alen >= 2 && a[0] == 'p' && a[1] == '=')
-		return C2S_SASL_ECBIND;
-	if (alen != 1 || (a[0] != 'n' && a[0] != 'y'))
+	if (alen >= 2 && a[0] == 'p' && a[1] == '=') {
+		for (size_t i = 0; i < sizeof(cbtypes) / sizeof(cbtypes[0]); i++)
+			if (alen - 2 == strlen(cbtypes[i].name) && !memcmp(a + 2, cbtypes[i].name, alen - 2))
+				f->cbtype = cbtypes[i].type;
+		if (!f->cbtype)
+			return C2S_SASL_ECBIND;	/* a binding type we do not offer */
+	} else if (alen != 1 || (a[0] != 'n' && a[0] != 'y'))
 		return C2S_SASL_EMALFORMED;
 	f->cbind = a[0];
 	if (*off >= len)
@@ -290,7 +315,12 @@ void c2s_scram_clear(struct c2s_scram *s)
 	wipe_str(&s->cfb);
 	wipe_str(&s->sfirst);
 	wipe_str(&s->nonce);
+	wipe_str(&s->plain);
 	explicit_bzero(s->user, sizeof(s->user));
+	explicit_bzero(s->cbdata, sizeof(s->cbdata));
+	s->cbdata_len = 0;
+	s->cbind = 0;
+	s->cbtype = 0;
 	s->state = C2S_SCRAM_IDLE;
 	s->mech = 0;
 }
@@ -314,6 +344,8 @@ int c2s_scram_client_first(struct c2s_scram *s, int mech, const char *msg, size_
 	int r = c2s_scram_parse_first(msg, len, &f);
 	if (r != C2S_SASL_OK)
 		return r;
+	if ((f.cbind == 'p') != c2s_scram_mech_plus(mech))
+		return C2S_SASL_ECBIND;	/* -PLUS needs p=, p= needs -PLUS (RFC 5802 §6) */
 	memcpy(s->user, f.user, sizeof(s->user));
 	if (stringprep_xmpp_nodeprep(s->user, sizeof(s->user)) != STRINGPREP_OK || !s->user[0]) {
 		c2s_scram_clear(s);
@@ -324,12 +356,14 @@ int c2s_scram_client_first(struct c2s_scram *s, int mech, const char *msg, size_
 		return C2S_SASL_EAUTHZID;
 	}
 	s->mech = mech;
+	s->cbind = f.cbind;
+	s->cbtype = f.cbtype;
 	s->gs2 = dup_n(msg, f.gs2_len);
 	s->cfb = dup_n(f.bare, f.bare_len);
 	s->nonce = dup_n(f.cnonce, f.cnonce_len);
 	if (!s->gs2 || !s->cfb || !s->nonce || tlv_put_u32(req, STO_T_OP, STO_OP_SCRAM_PARAMS) < 0 ||
 	    tlv_put_str(req, STO_T_HOST, host) < 0 || tlv_put_str(req, STO_T_USER, s->user) < 0 ||
-	    tlv_put_str(req, STO_T_MECH, c2s_scram_mech_name(mech)) < 0) {
+	    tlv_put_str(req, STO_T_MECH, c2s_scram_mech_name(c2s_scram_mech_base(mech))) < 0) {
 		c2s_scram_clear(s);
 		return C2S_SASL_ETEMP;
 	}
@@ -426,8 +460,13 @@ int c2s_scram_client_final(struct c2s_scram *s, const char *msg, size_t len, con
 	int r = c2s_scram_parse_final(msg, len, c2s_scram_hash_len(s->mech), &f);
 	if (r != C2S_SASL_OK)
 		return r;
-	size_t gl = strlen(s->gs2);
-	if (f.cbind_len != gl || memcmp(f.cbind, s->gs2, gl) != 0 || f.nonce_len != strlen(s->nonce) ||
+	size_t gl = strlen(s->gs2), cl = s->cbind == 'p' ? s->cbdata_len : 0;
+	if (s->cbind == 'p' && cl == 0) {
+		explicit_bzero(&f, sizeof(f));
+		return C2S_SASL_ECBIND;	/* the TLS layer could not give the binding */
+	}
+	if (f.cbind_len != gl + cl || memcmp(f.cbind, s->gs2, gl) != 0 ||
+	    memcmp(f.cbind + gl, s->cbdata, cl) != 0 || f.nonce_len != strlen(s->nonce) ||
 	    memcmp(f.nonce, s->nonce, f.nonce_len) != 0) {
 		explicit_bzero(&f, sizeof(f));
 		return C2S_SASL_EAUTH;
@@ -439,7 +478,7 @@ int c2s_scram_client_final(struct c2s_scram *s, const char *msg, size_t len, con
 		  buf_put(&am, msg, f.without_proof_len) < 0;
 	bad = bad || tlv_put_u32(req, STO_T_OP, STO_OP_SCRAM_VERIFY) < 0 ||
 	      tlv_put_str(req, STO_T_HOST, host) < 0 || tlv_put_str(req, STO_T_USER, s->user) < 0 ||
-	      tlv_put_str(req, STO_T_MECH, c2s_scram_mech_name(s->mech)) < 0 ||
+	      tlv_put_str(req, STO_T_MECH, c2s_scram_mech_name(c2s_scram_mech_base(s->mech))) < 0 ||
 	      tlv_put(req, STO_T_AUTHMSG, am.data, am.len) < 0 ||
 	      tlv_put(req, STO_T_PROOF, f.proof, f.proof_len) < 0;
 	buf_wipe_free(&am);

@@ -11,7 +11,11 @@
 #define C2S_SCRAM_USER_MAX 1023u
 #define C2S_SCRAM_PROOF_MAX 32u
 
-enum c2s_scram_mech { C2S_SCRAM_SHA1 = 1, C2S_SCRAM_SHA256 };
+enum c2s_scram_mech { C2S_SCRAM_SHA1 = 1, C2S_SCRAM_SHA256, C2S_SCRAM_SHA1_PLUS, C2S_SCRAM_SHA256_PLUS };
+
+/* Channel-binding types (RFC 5929, RFC 9266) a -PLUS exchange may name. */
+enum c2s_cb_type { C2S_CB_NONE = 0, C2S_CB_EXPORTER, C2S_CB_ENDPOINT };
+#define C2S_CB_DATA_MAX 64u
 
 /* Results; each failure maps to the <failure/> condition c2s_sasl_condition names. */
 enum c2s_sasl_result {
@@ -27,7 +31,8 @@ enum c2s_sasl_result {
 
 /* A parsed client-first-message; pointers borrow from the message. */
 struct c2s_scram_first {
-	char cbind;			/* 'n' or 'y' */
+	char cbind;			/* 'n', 'y' or 'p' */
+	int cbtype;			/* enum c2s_cb_type when cbind is 'p' */
 	size_t gs2_len;			/* "n,," / "y,a=…," prefix, commas included */
 	char authzid[C2S_SCRAM_USER_MAX + 1];	/* decoded, "" when absent */
 	char user[C2S_SCRAM_USER_MAX + 1];	/* decoded saslname */
@@ -39,7 +44,7 @@ struct c2s_scram_first {
 
 /* A parsed client-final-message; cbind and proof are decoded. */
 struct c2s_scram_final {
-	uint8_t cbind[64];
+	uint8_t cbind[128];		/* gs2 header + channel binding data */
 	size_t cbind_len;
 	const char *nonce;
 	size_t nonce_len;
@@ -60,10 +65,17 @@ struct c2s_scram {
 	char *cfb;		/* client-first-message-bare */
 	char *sfirst;		/* server-first-message */
 	char *nonce;		/* client nonce + server nonce */
+	char cbind;		/* the client's gs2 flag: 'n', 'y' or 'p' */
+	int cbtype;		/* enum c2s_cb_type named after p= */
+	uint8_t cbdata[C2S_CB_DATA_MAX];	/* the binding the TLS layer computed, set before step 3 */
+	size_t cbdata_len;
+	char *plain;		/* PLAIN only: the password until the proof is derived */
 };
 
 int c2s_scram_mech_parse(const char *name);	/* enum c2s_scram_mech or -1 */
 const char *c2s_scram_mech_name(int mech);
+int c2s_scram_mech_plus(int mech);		/* 1 for the -PLUS variants */
+int c2s_scram_mech_base(int mech);		/* the plain variant: what storage knows */
 size_t c2s_scram_hash_len(int mech);
 const char *c2s_sasl_condition(int result);
 
@@ -83,6 +95,14 @@ int c2s_scram_client_final(struct c2s_scram *s, const char *msg, size_t len, con
 /* Step 4: storage's VERIFY reply → out = server-final-message "v=…" (raw). */
 int c2s_scram_verify_reply(struct c2s_scram *s, const uint8_t *rep, size_t len, struct buf *out);
 void c2s_scram_clear(struct c2s_scram *s);
+
+/* SASL PLAIN (RFC 4616) run as a SCRAM exchange done on the client's behalf, so storage keeps
+ * only SCRAM verifiers: parse "authzid NUL authcid NUL passwd", then, once storage sent the
+ * salt and the iteration count (s is in C2S_SCRAM_WAIT_FINAL), derive the client-final message. */
+int c2s_plain_parse(const uint8_t *msg, size_t len, char *authzid, char *user, char *pass,
+		    size_t cap);
+int c2s_plain_client_first(const char *user, struct buf *out);	/* "n,,n=user,r=nonce" */
+int c2s_plain_client_final(const struct c2s_scram *s, const char *pass, struct buf *out);
 
 /* Base64 (RFC 4648, padded). decode is strict: -1 on anything outside the alphabet or bad
  * padding, or when the result is longer than max. Both append to out. */

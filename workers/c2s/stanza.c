@@ -89,6 +89,10 @@ static int iq_bind(struct c2s_conn *c, const struct c2s_xml_elem *e)
 		return C2S_XML_CONTINUE;
 	}
 	struct c2s_conn *old = c2s_sess_by_jid(jid);
+	if (old && c->vh->refuse_conflict) {
+		iq_error(c, e, "cancel", "conflict");
+		return C2S_XML_CONTINUE;
+	}
 	if (old) {
 		log_info("resource conflict, replacing the old session", "jid=%s old=%llu new=%llu", jid,
 			 (unsigned long long)old->sid, (unsigned long long)c->sid);
@@ -98,7 +102,7 @@ static int iq_bind(struct c2s_conn *c, const struct c2s_xml_elem *e)
 		iq_error(c, e, "wait", "internal-server-error");
 		return C2S_XML_CONTINUE;
 	}
-	ev_timer_stop(env->loop, &c->timer);
+	c2s_conn_bound(c);
 	c->priority = 0;
 	struct buf inner;
 	buf_init(&inner);
@@ -192,6 +196,50 @@ static int forward(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_t sty
 	return C2S_XML_CONTINUE;
 }
 
+/* RFC 6120 §8: the type values each stanza kind may carry (NULL ends; absent is checked apart). */
+static const char *const msg_types[] = {"chat", "error", "groupchat", "headline", "normal", NULL};
+static const char *const pres_types[] = {"error", "probe", "subscribe", "subscribed", "unavailable",
+					 "unsubscribe", "unsubscribed", NULL};
+static const char *const iq_types[] = {"get", "set", "result", "error", NULL};
+
+static int type_valid(uint8_t stype, const char *type)
+{
+	const char *const *t = stype == XE_ST_MESSAGE ? msg_types : stype == XE_ST_PRESENCE ? pres_types : iq_types;
+	if (!type)
+		return stype != XE_ST_IQ;
+	for (; *t; t++)
+		if (strcmp(*t, type) == 0)
+			return 1;
+	return 0;
+}
+
+/* Checks RFC 6120 asks of a stanza before it is routed; -1 after answering bad-request. */
+static int stanza_check(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_t stype)
+{
+	int ok = type_valid(stype, e->type);
+	if (ok && stype == XE_ST_IQ) {
+		int req = strcmp(e->type, "get") == 0 || strcmp(e->type, "set") == 0;
+		ok = e->id && e->id[0] &&
+		     (req ? e->nchildren == 1 : strcmp(e->type, "result") == 0 ? e->nchildren <= 1 : 1);
+	}
+	if (ok)
+		return 0;
+	if (!e->type || strcmp(e->type, "error") != 0) {
+		struct buf b;
+		buf_init(&b);
+		int bad = buf_printf(&b, "<%s type='error'", e->name) < 0;
+		if (!bad && e->id)
+			bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
+			      buf_put_str(&b, "'") < 0;
+		bad = bad || buf_printf(&b, "><error type='modify'><bad-request "
+				     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", e->name) < 0;
+		if (!bad)
+			(void)c2s_conn_send(c, b.data, b.len);
+		buf_free(&b);
+	}
+	return -1;
+}
+
 int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e)
 {
 	uint8_t stype = XE_ST_NONE;
@@ -202,6 +250,8 @@ int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e)
 		c2s_stream_error(c, "not-authorized");
 		return C2S_XML_STOP;
 	}
+	if (stanza_check(c, e, stype) < 0)
+		return C2S_XML_CONTINUE;
 	if (stype == XE_ST_IQ && e->child_name && to_server(c, e)) {
 		for (size_t i = 0; i < sizeof(server_iqs) / sizeof(server_iqs[0]); i++) {
 			if (strcmp(e->child_name, server_iqs[i].name) != 0 ||

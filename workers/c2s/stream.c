@@ -1,6 +1,7 @@
 /* XMPP stream negotiation for c2s (RFC 6120 §4-5): stream headers, features, STARTTLS, stream
  * errors, and dispatch of top-level elements to SASL and stanza handling by a table. */
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,32 +16,53 @@ const struct c2s_vhost *c2s_vhost_find(const char *name)
 	return NULL;
 }
 
-static int send_header(struct c2s_conn *c)
+/* A stream id: 128 random bits in hex, unpredictable and unique in practice. */
+static int stream_id(char id[33])
 {
-	uint8_t rnd[8];
-	char id[17];
+	uint8_t rnd[16];
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < 16; i++) {
 		id[2 * i] = "0123456789abcdef"[rnd[i] >> 4];
 		id[2 * i + 1] = "0123456789abcdef"[rnd[i] & 15];
 	}
-	id[16] = 0;
+	id[32] = 0;
+	return 0;
+}
+
+int c2s_stream_send_header(struct c2s_conn *c, const char *ns, const char *from, const char *id)
+{
 	struct buf b;
 	buf_init(&b);
-	int bad = buf_put_str(&b, "<?xml version='1.0'?><stream:stream xmlns='" C2S_NS_CLIENT
-				  "' xmlns:stream='" C2S_NS_STREAMS "' id='") < 0 ||
+	int bad = buf_put_str(&b, "<?xml version='1.0'?><stream:stream xmlns='") < 0 ||
+		  buf_put_str(&b, ns) < 0 ||
+		  buf_put_str(&b, "' xmlns:stream='" C2S_NS_STREAMS "' id='") < 0 ||
 		  buf_put_str(&b, id) < 0 || buf_put_str(&b, "'") < 0;
-	if (!bad && c->vh)
-		bad = buf_put_str(&b, " from='") < 0 ||
-		      buf_put_xml_escaped(&b, c->vh->name, strlen(c->vh->name)) < 0 ||
+	if (!bad && from)
+		bad = buf_put_str(&b, " from='") < 0 || buf_put_xml_escaped(&b, from, strlen(from)) < 0 ||
 		      buf_put_str(&b, "'") < 0;
-	bad = bad || buf_put_str(&b, " version='1.0' xml:lang='en'>") < 0;
+	bad = bad || buf_put_str(&b, c->component ? ">" : " version='1.0' xml:lang='en'>") < 0;
 	if (!bad)
 		bad = c2s_conn_send(c, b.data, b.len) < 0;
 	buf_free(&b);
 	c->hdr_sent = 1;
 	return bad ? -1 : 0;
+}
+
+static int send_header(struct c2s_conn *c)
+{
+	char id[33];
+	if (stream_id(id) < 0)
+		return -1;
+	if (c->component) {
+		free(c->stream_id);
+		if (!(c->stream_id = strdup(id)))
+			return -1;
+	}
+	const char *from = c->component ? (c->comp >= 0 && (size_t)c->comp < env->ncomponents
+						   ? env->components[c->comp].name : NULL)
+					: c->vh ? c->vh->name : NULL;
+	return c2s_stream_send_header(c, c->component ? C2S_NS_COMPONENT : C2S_NS_CLIENT, from, id);
 }
 
 void c2s_stream_error(struct c2s_conn *c, const char *cond)
@@ -74,10 +96,20 @@ static int send_features(struct c2s_conn *c)
 			bad = bad || buf_put_str(&b, "<starttls xmlns='" C2S_NS_TLS "'>") < 0 ||
 			      (c->vh->require_tls && buf_put_str(&b, "<required/>") < 0) ||
 			      buf_put_str(&b, "</starttls>") < 0;
-		if (c->tls == C2S_TLS_UP || !c->vh->require_tls)
-			bad = bad || buf_put_str(&b, "<mechanisms xmlns='" C2S_NS_SASL "'>"
-						     "<mechanism>SCRAM-SHA-256</mechanism>"
-						     "<mechanism>SCRAM-SHA-1</mechanism></mechanisms>") < 0;
+		int tls = c->tls == C2S_TLS_UP;
+		if (tls || !c->vh->require_tls)
+			bad = bad || buf_put_str(&b, "<mechanisms xmlns='" C2S_NS_SASL "'>") < 0 ||
+			      (tls && buf_put_str(&b, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>"
+						      "<mechanism>SCRAM-SHA-1-PLUS</mechanism>") < 0) ||
+			      buf_put_str(&b, "<mechanism>SCRAM-SHA-256</mechanism>"
+					      "<mechanism>SCRAM-SHA-1</mechanism>") < 0 ||
+			      (tls && buf_put_str(&b, "<mechanism>PLAIN</mechanism>") < 0) ||
+			      (c->vh->anonymous && buf_put_str(&b, "<mechanism>ANONYMOUS</mechanism>") < 0) ||
+			      buf_put_str(&b, "</mechanisms>") < 0 ||
+			      (tls && buf_put_str(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
+						      "<channel-binding type='tls-server-end-point'/>"
+						      "<channel-binding type='tls-exporter'/>"
+						      "</sasl-channel-binding>") < 0);
 	} else {
 		bad = bad || buf_put_str(&b, "<bind xmlns='" C2S_NS_BIND "'/><session xmlns='" C2S_NS_SESSION
 					     "'><optional/></session>") < 0;
@@ -93,8 +125,17 @@ static int on_stream_start(void *arg, const struct c2s_xml_hdr *h)
 {
 	struct c2s_conn *c = arg;
 	if (strcmp(h->name, "stream") != 0 || strcmp(h->ns, C2S_NS_STREAMS) != 0 ||
-	    strcmp(h->default_ns, C2S_NS_CLIENT) != 0) {
+	    strcmp(h->default_ns, c->component ? C2S_NS_COMPONENT : C2S_NS_CLIENT) != 0) {
 		c2s_stream_error(c, "invalid-namespace");
+		return C2S_XML_STOP;
+	}
+	if (c->component)	/* no features: the header carries the id the handshake hashes */
+		return c2s_comp_stream_start(c, h) < 0 || send_header(c) < 0 ? C2S_XML_STOP
+									: C2S_XML_CONTINUE;
+	/* RFC 6120 §4.7.5: we speak 1.0; an absent version means pre-1.0, a higher major is unknown */
+	if (!h->version || strtoul(h->version, NULL, 10) != 1 || h->version[0] != '1' ||
+	    h->version[1] != '.') {
+		c2s_stream_error(c, "unsupported-version");
 		return C2S_XML_STOP;
 	}
 	const struct c2s_vhost *vh = h->to ? c2s_vhost_find(h->to) : NULL;
@@ -156,6 +197,8 @@ static int on_element(void *arg, const struct c2s_xml_elem *e)
 	struct c2s_conn *c = arg;
 	if (c->closing)
 		return C2S_XML_STOP;
+	if (c->component)
+		return c2s_comp_element(c, e);
 	for (size_t i = 0; i < sizeof(elements) / sizeof(elements[0]); i++)
 		if (strcmp(e->ns, elements[i].ns) == 0 && strcmp(e->name, elements[i].name) == 0)
 			return elements[i].fn(c, e);

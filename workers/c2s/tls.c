@@ -4,6 +4,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <string.h>
 #include <strings.h>
 
 #include "c2s.h"
@@ -22,6 +25,55 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
 	if (SSL_get_SSL_CTX(ssl) != vh->tls)
 		SSL_set_SSL_CTX(ssl, vh->tls);
 	return SSL_TLSEXT_ERR_OK;
+}
+
+/* ALPN (XEP-0368): "xmpp-client" when the client offers it; a client that offers only other
+ * protocols is refused with no_application_protocol; no ALPN at all is fine. */
+static int tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	(void)ssl, (void)arg;
+	static const unsigned char want[] = "xmpp-client";
+	for (unsigned int i = 0; i < inlen;) {
+		unsigned int n = in[i];
+		if (i + 1 + n > inlen)
+			break;
+		if (n == sizeof(want) - 1 && memcmp(in + i + 1, want, n) == 0) {
+			*out = in + i + 1;
+			*outlen = (unsigned char)n;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + n;
+	}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+int c2s_tls_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap)
+{
+	if (!c->ssl || c->tls != C2S_TLS_UP)
+		return -1;
+	if (type == C2S_CB_EXPORTER) {
+		/* RFC 9266: only where the exporter is bound to the handshake (TLS 1.3) */
+		if (SSL_version(c->ssl) < TLS1_3_VERSION || cap < 32 ||
+		    SSL_export_keying_material(c->ssl, out, 32, "EXPORTER-Channel-Binding", 24, NULL, 0,
+					       0) != 1)
+			return -1;
+		return 32;
+	}
+	if (type != C2S_CB_ENDPOINT)
+		return -1;
+	/* RFC 5929 §4.1: the certificate's hash, SHA-256 where it was signed with MD5 or SHA-1 */
+	X509 *x = SSL_get_certificate(c->ssl);
+	int mdnid = NID_undef, pknid = NID_undef;
+	if (!x || OBJ_find_sigid_algs(X509_get_signature_nid(x), &mdnid, &pknid) != 1)
+		return -1;
+	const EVP_MD *md = mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_undef
+				   ? EVP_sha256()
+				   : EVP_get_digestbynid(mdnid);
+	unsigned int n = 0;
+	if (!md || (size_t)EVP_MD_get_size(md) > cap || X509_digest(x, md, out, &n) != 1)
+		return -1;
+	return (int)n;
 }
 
 static int tls_load_chain(SSL_CTX *ctx, BIO *bio)
@@ -70,6 +122,7 @@ SSL_CTX *c2s_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *ke
 				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);	/* stateless tickets only: no per-session memory here */
 	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni_cb);
+	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 	BIO *bio = BIO_new_mem_buf(cert, (int)cert_len);
 	int bad = !bio || tls_load_chain(ctx, bio) < 0;
 	BIO_free(bio);

@@ -27,7 +27,8 @@ struct c2s_xml {
 	const struct c2s_xml_ops *ops;
 	void *arg;
 	size_t stanza_size;
-	unsigned max_depth;
+	unsigned max_depth, max_attrs;
+	unsigned nchildren;	/* child elements of the current top-level element */
 	unsigned depth;		/* open elements, the stream header included */
 	int err;
 	int stopped;
@@ -181,8 +182,15 @@ static int ensure_ns(struct c2s_xml *x, const char *pfx, size_t plen, const char
 	const char *cur = scope_lookup(x, pfx, plen);
 	if (cur ? (strlen(cur) == ulen && memcmp(cur, uri, ulen) == 0) : ulen == 0)
 		return 0;
+	/* a component's stanzas travel as jabber:client, the namespace every other stream reads */
+	const char *w = uri;
+	size_t wl = ulen;
+	if (x->depth == 2 && ulen == strlen(C2S_NS_COMPONENT) && !memcmp(uri, C2S_NS_COMPONENT, ulen)) {
+		w = C2S_NS_CLIENT;
+		wl = strlen(C2S_NS_CLIENT);
+	}
 	if (buf_put_str(&x->out, plen ? " xmlns:" : " xmlns") < 0 || buf_put(&x->out, pfx, plen) < 0 ||
-	    buf_put_str(&x->out, "='") < 0 || put_escaped(&x->out, uri, ulen, 1) < 0 ||
+	    buf_put_str(&x->out, "='") < 0 || put_escaped(&x->out, w, wl, 1) < 0 ||
 	    buf_put_u8(&x->out, '\'') < 0)
 		return -1;
 	return scope_push(x, pfx, plen, uri, ulen);
@@ -213,6 +221,7 @@ static void stanza_clear(struct c2s_xml *x)
 	x->text_truncated = 0;
 	x->in_child = x->in_gchild = x->in_prio = 0;
 	x->seen_child = x->seen_gchild = x->seen_prio = 0;
+	x->nchildren = 0;
 }
 
 static int set_field(struct c2s_xml *x, enum field f, const char *s, size_t n)
@@ -256,6 +265,8 @@ static int top_attr(struct c2s_xml *x, const struct qname *q, const char *val)
 
 static void note_children(struct c2s_xml *x, const struct qname *q)
 {
+	if (x->depth == 3)
+		x->nchildren++;
 	if (x->depth == 3 && !x->seen_child) {
 		x->seen_child = x->in_child = 1;
 		if (set_field(x, F_CNAME, q->local, q->llen) < 0 || set_field(x, F_CNS, q->uri, q->ulen) < 0)
@@ -390,7 +401,7 @@ static void XMLCALL on_start(void *ud, const char *name, const char **atts)
 	unsigned nattrs;
 	if (check_names(name, atts, &nattrs) < 0)
 		return fail(x, C2S_XML_ENAME);
-	if (nattrs > XML_MAX_ATTRS)
+	if (nattrs > x->max_attrs)
 		return fail(x, C2S_XML_EATTRS);
 	if (x->depth == 0) {
 		x->depth = 1;
@@ -432,6 +443,7 @@ static void emit_element(struct c2s_xml *x)
 	e.gchild_name = field(x, F_GNAME);
 	e.text = text_of(&x->text);
 	e.text_truncated = x->text_truncated;
+	e.nchildren = x->nchildren;
 	e.child_text = e.child_name ? text_of(&x->ctext) : NULL;
 	e.gchild_text = e.gchild_name ? text_of(&x->gtext) : NULL;
 	e.priority = x->seen_prio ? text_of(&x->prio) : NULL;
@@ -632,6 +644,7 @@ struct c2s_xml *c2s_xml_new(const struct c2s_xml_limits *lim, const struct c2s_x
 	x->arg = arg;
 	x->stanza_size = lim && lim->stanza_size ? lim->stanza_size : STANZA_SIZE_DEFAULT;
 	x->max_depth = lim && lim->max_depth ? lim->max_depth : XML_MAX_DEPTH_DEFAULT;
+	x->max_attrs = lim && lim->max_attrs ? lim->max_attrs : XML_MAX_ATTRS;
 	install(x);
 	return x;
 }

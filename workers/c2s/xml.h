@@ -9,6 +9,7 @@
 
 #define C2S_NS_STREAMS "http://etherx.jabber.org/streams"
 #define C2S_NS_CLIENT "jabber:client"
+#define C2S_NS_COMPONENT "jabber:component:accept"
 #define C2S_NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define C2S_NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define C2S_NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
@@ -45,6 +46,7 @@ struct c2s_xml_elem {
 	const char *mechanism;			/* the SASL <auth mechanism=''> attribute */
 	const char *text;			/* direct character data, "" when none */
 	int text_truncated;			/* more than C2S_XML_TEXT_MAX bytes of it */
+	unsigned nchildren;			/* child elements */
 	const char *child_name, *child_ns;	/* first child element, NULL when none */
 	const char *child_text;			/* direct text of the first child */
 	const char *gchild_name;		/* first element inside the first child */
@@ -66,6 +68,7 @@ struct c2s_xml_ops {
 struct c2s_xml_limits {
 	size_t stanza_size;	/* 0 = STANZA_SIZE_DEFAULT */
 	unsigned max_depth;	/* 0 = XML_MAX_DEPTH_DEFAULT */
+	unsigned max_attrs;	/* 0 = XML_MAX_ATTRS */
 };
 
 struct c2s_xml;

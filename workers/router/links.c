@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "components.h"
 #include "rtr.h"
 #include "sto.h"
 #include "tlv.h"
@@ -228,12 +229,14 @@ static void on_recv(void *arg, struct link *lk, uint64_t seq, const uint8_t *dat
 	} else {
 		switch (m.kind) {
 		case XE_STANZA:
-			rtr_stanza_from_client(l, &m);
+			if (!rtr_comp_stanza(l, &m))
+				rtr_stanza_from_client(l, &m);
 			break;
 		case XE_ROUTE_BIND:
 		case XE_ROUTE_SYNC:
 		case XE_ROUTE_UNBIND:
-			rtr_route_event(l, &m);
+			if (!rtr_comp_route(l, &m))
+				rtr_route_event(l, &m);
 			break;
 		case XE_AUTH_REQ:
 			if (auth_permitted(&m))

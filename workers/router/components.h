@@ -1,0 +1,12 @@
+/* Routes of external components (XEP-0114) in the router (components.c). */
+#ifndef XMPPD_RTR_COMPONENTS_H
+#define XMPPD_RTR_COMPONENTS_H
+#include "rtr.h"
+
+/* A ROUTE_BIND/SYNC/UNBIND naming a bare domain is a component's: handled, returns 1. */
+int rtr_comp_route(struct rtr_link *l, const struct xe_msg *m);
+/* A stanza from a component, or to a component's domain or subdomain: handled, returns 1. */
+int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m);
+void rtr_comp_free(void);
+
+#endif
