@@ -28,7 +28,7 @@ LIB_ctl     = $(BUILD)/libctl.a
 ROLE_LIBS = $(LIB_sup) $(LIB_c2s) $(LIB_http) $(LIB_router) $(LIB_storage) $(LIB_ctl)
 
 STORAGE_LIBS = -lpq -lhiredis $(shell pkg-config --libs libmongoc-1.0 2>/dev/null)
-STORAGE_CFLAGS = $(shell pkg-config --cflags libmongoc-1.0 2>/dev/null)
+STORAGE_CFLAGS = $(shell pkg-config --cflags libmongoc-1.0 libpq 2>/dev/null)
 
 BINS = $(BUILD)/xmppd $(BUILD)/xmppd-c2s $(BUILD)/xmppd-http $(BUILD)/xmppd-router \
        $(BUILD)/xmppd-storage $(BUILD)/xmppctl

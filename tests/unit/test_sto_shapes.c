@@ -51,6 +51,49 @@ static int setup_spec(void **state, const char *name, const char *arg)
 static int setup_memory(void **state) { return setup_spec(state, "memory", NULL); }
 static int setup_file(void **state) { return setup_spec(state, "file", NULL); }
 
+/* A service URL from the environment or from build/services.env (tools/services.sh). */
+static const char *service(const char *name)
+{
+	static char names[4][64], vals[4][600];
+	static int n;
+	const char *e = getenv(name);
+	char line[600];
+	FILE *f;
+
+	if (e && *e)
+		return e;
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return vals[i];
+	if (n == 4 || !(f = fopen("build/services.env", "r")))
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		size_t k = strlen(name);
+		if (strncmp(line, name, k) == 0 && line[k] == '=') {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(names[n], sizeof(names[n]), "%s", name);
+			snprintf(vals[n], sizeof(vals[n]), "%s", line + k + 1);
+			fclose(f);
+			return vals[n++];
+		}
+	}
+	fclose(f);
+	return NULL;
+}
+
+/* PostgreSQL: every test starts from an empty database, so the schema is created each time. */
+static int setup_pg(void **state)
+{
+	const char *ci = service("XMPPD_TEST_POSTGRESQL");
+	char cmd[1024];
+	if (!ci)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'DROP TABLE IF EXISTS xmppd_kv, xmppd_map, "
+		 "xmppd_archive, xmppd_schema' >/dev/null 2>&1", ci);
+	assert_int_equal(system(cmd), 0);
+	return setup_spec(state, "postgresql", ci);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
@@ -627,8 +670,8 @@ static void test_cross_check(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* File backend: everything survives closing and reopening. */
-static void test_file_persists(void **state)
+/* Durable backends: everything survives closing and reopening. */
+static void test_persists(void **state)
 {
 	struct fixture *fx = *state;
 	char v[64];
@@ -693,10 +736,18 @@ int main(void)
 	const struct CMUnitTest memory[] = {SUITE(setup_memory)};
 	const struct CMUnitTest file[] = {
 		SUITE(setup_file),
-		cmocka_unit_test_setup_teardown(test_file_persists, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_persists, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_file_torn_append, setup_file, teardown),
+	};
+	const struct CMUnitTest pg[] = {
+		SUITE(setup_pg),
+		cmocka_unit_test_setup_teardown(test_persists, setup_pg, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("memory", memory, NULL, NULL);
 	failed += cmocka_run_group_tests_name("file", file, NULL, NULL);
+	if (service("XMPPD_TEST_POSTGRESQL"))
+		failed += cmocka_run_group_tests_name("postgresql", pg, NULL, NULL);
+	else
+		printf("postgresql: skipped (no XMPPD_TEST_POSTGRESQL; tools/services.sh start)\n");
 	return failed ? 1 : 0;
 }

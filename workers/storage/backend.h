@@ -106,6 +106,9 @@ struct sto_backend {
 struct sto_backend *sto_mem_open(size_t nhosts, char *err, size_t errlen);
 struct sto_backend *sto_fs_open(const char *datadir, const char *const *hosts, size_t nhosts,
 				char *err, size_t errlen);
+/* conninfo is a libpq connection string; the first connection must succeed. */
+struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, size_t nhosts,
+				char *err, size_t errlen);
 
 /* Archive operations over arch_meta/arch_value/arch_remove (archive.c); replies as in
  * ipc/sto.h, appended to out. */

@@ -76,6 +76,8 @@ struct sto_backend *sto_backend_open(const struct sto_be_spec *spec, const char 
 		b = sto_mem_open(nhosts, err, errlen);
 	else if (strcmp(spec->name, "file") == 0)
 		b = sto_fs_open(datadir, hosts, nhosts, err, errlen);
+	else if (strcmp(spec->name, "postgresql") == 0)
+		b = sto_pg_open(spec->arg, hosts, nhosts, err, errlen);
 	else
 		snprintf(err, errlen, "unknown storage backend \"%s\"", spec->name);
 	return b;
