@@ -439,6 +439,8 @@ void cfg_free(struct cfg *c)
 	free(c->storage_default);
 	free(c->storage_arg);
 	free(c->storage_cache);
+	cfg_strv_free(c->trusted_proxies, c->ntrusted_proxies);
+	free(c->webroot);
 	for (size_t i = 0; i < c->nvhosts; i++) {
 		struct cfg_vhost *v = &c->vhosts[i];
 		free(v->name);

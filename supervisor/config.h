@@ -54,6 +54,9 @@ struct cfg {
 	char *storage_default;		/* "file" | "memory" | "postgresql" | "mongodb" */
 	char *storage_arg;		/* conninfo / uri, NULL when none */
 	char *storage_cache;		/* redis url, NULL when none */
+	char **trusted_proxies;		/* http: addresses/CIDRs whose X-Forwarded-For is believed */
+	size_t ntrusted_proxies;
+	char *webroot;			/* http: static web client directory, absolute; NULL = none */
 	struct cfg_vhost *vhosts;
 	size_t nvhosts;
 	struct cfg_component *components;

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "xlimits.h"
 
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,7 +187,29 @@ static int cfg_bare_jid_ok(const char *s)
 	       cfg_domain_ok(at + 1);
 }
 
-/* A list replaces the earlier one. The entry names a checker through lo: 0 modules, 1 JIDs. */
+/* "192.0.2.1", "10.0.0.0/8", "::1", "fd00::/8" (trusted-proxies) */
+static int cfg_cidr_ok(const char *s)
+{
+	char host[INET6_ADDRSTRLEN];
+	unsigned char addr[16];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	if (n == 0 || n >= sizeof(host))
+		return 0;
+	memcpy(host, s, n);
+	host[n] = 0;
+	int v4 = inet_pton(AF_INET, host, addr) == 1;
+	if (!v4 && inet_pton(AF_INET6, host, addr) != 1)
+		return 0;
+	if (!slash)
+		return 1;
+	char *end;
+	unsigned long bits = strtoul(slash + 1, &end, 10);
+	return slash[1] >= '0' && slash[1] <= '9' && *end == 0 && bits <= (v4 ? 32u : 128u);
+}
+
+/* A list replaces the earlier one. The entry names a checker through lo: 0 modules, 1 JIDs,
+ * 2 addresses/CIDRs. */
 static int cfg_set_list(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
 {
 	for (size_t i = 0; i < a->n; i++) {
@@ -197,6 +220,9 @@ static int cfg_set_list(struct cfg_parser *p, const struct cfg_directive *d, str
 					d->name, s);
 		if (d->lo == 1 && !cfg_bare_jid_ok(s))
 			return cfg_fail(p, a->line, "%s: '%s' is not a bare JID like admin@localhost",
+					d->name, s);
+		if (d->lo == 2 && !cfg_cidr_ok(s))
+			return cfg_fail(p, a->line, "%s: '%s' is not an address or CIDR like 10.0.0.0/8",
 					d->name, s);
 	}
 	char **v = calloc(a->n, sizeof(*v));
@@ -377,6 +403,9 @@ static const struct cfg_directive cfg_directives[] = {
 
 	{"rundir", CTX_SERVER, 1, 1, 0, 0, cfg_set_path, F(rundir), 0, 0, 0, NULL},
 	{"datadir", CTX_SERVER, 1, 1, 0, 0, cfg_set_path, F(datadir), 0, 0, 0, NULL},
+	{"webroot", CTX_SERVER, 1, 1, 0, 0, cfg_set_path, F(webroot), 0, 0, 0, NULL},
+	{"trusted-proxies", CTX_SERVER, 1, ARGS_LINE, 0, 0, cfg_set_list, F(trusted_proxies),
+	 F(ntrusted_proxies), 2, 0, NULL},
 	{"log", CTX_SERVER, 1, 1, 0, 0, cfg_set_word, F(log), 0, 0, 0, cfg_log_words},
 	{"loglevel", CTX_SERVER, 1, 1, 0, 0, cfg_set_loglevel, 0, 0, 0, 0, cfg_level_words},
 	{"admins", CTX_SERVER, 1, ARGS_LINE, 0, 0, cfg_set_list, F(admins), F(nadmins), 1, 0, NULL},

@@ -1,122 +1,212 @@
-/* xmppd-http: the web worker. In this first stage it boots and sandboxes like every worker and
- * answers each plain HTTP request with 503 until BOSH and WebSocket land (issue 6); TLS
- * connections on the https listener are closed. It never sees secrets beyond its certificates. */
+/* xmppd-http: the web worker on the http (plain) and https (TLS) listeners. Boots from the
+ * supervisor, builds its TLS contexts and reads the static web client into memory, sandboxes
+ * itself, then serves HTTP/1.1, WebSocket and BOSH. It never sees secrets beyond its certificates. */
 #include <errno.h>
-#include <stdio.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "ctl.h"
+#include "http.h"
 #include "log.h"
-#include "worker.h"
+#include "slice.h"
+#include "tlv.h"
+#include "xlimits.h"
 
-#define HTTP_MAX_HEAD 8192
-#define HTTP_TIMEOUT 10.0
+#define HTTP_STOP_GRACE 1.0	/* seconds connections get to take their last bytes on SIGTERM */
 
-struct http_conn {
-	ev_io io;
-	ev_timer timer;
-	size_t got;
-	char head[HTTP_MAX_HEAD];
+struct http_env *env;
+
+struct vhost_pem {
+	const uint8_t *cert, *key;
+	size_t cert_len, key_len;
 };
 
-static struct ev_loop *loop;
-
-static void conn_free(struct http_conn *c)
+static struct http_vhost *vhost_add(const struct tlv *t)
 {
-	ev_io_stop(loop, &c->io);
-	ev_timer_stop(loop, &c->timer);
-	close(c->io.fd);
-	free(c);
+	if (env->nvhosts >= MAX_VHOSTS)
+		fatal_config("too many virtual hosts", "");
+	struct http_vhost *v = realloc(env->vhosts, (env->nvhosts + 1) * sizeof(*v));
+	if (!v)
+		fatal("out of memory", "");
+	env->vhosts = v;
+	v = &env->vhosts[env->nvhosts++];
+	memset(v, 0, sizeof(*v));
+	if (!(v->name = tlv_strdup(t)) || !v->name[0])
+		fatal_config("bad virtual host name in slice", "");
+	return v;
 }
 
-static void conn_answer(struct http_conn *c, const char *status)
+static void vhost_tls(struct http_vhost *v, const struct vhost_pem *p)
 {
-	static const char body[] = "BOSH and WebSocket are not available on this server yet.\n";
-	char out[512];
-	int n = snprintf(out, sizeof(out),
-			 "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			 status, sizeof(body) - 1, body);
-	if (n > 0 && (size_t)n < sizeof(out) && send(c->io.fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		log_debug("http answer not sent", "err=\"%s\"", strerror(errno));
-	conn_free(c);
+	if (!v || !p->cert)
+		return;
+	v->tls = http_tls_ctx_new(p->cert, p->cert_len, p->key, p->key_len);
+	if (!v->tls)
+		fatal_config("cannot load the certificate of a virtual host", "vhost=%s", v->name);
 }
 
-static void conn_read_cb(struct ev_loop *l, ev_io *w, int revents)
+static void proxy_add(const struct tlv *t)
 {
-	struct http_conn *c = w->data;
-	(void)l;
-	(void)revents;
-	ssize_t n = recv(w->fd, c->head + c->got, sizeof(c->head) - c->got - 1, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_free(c);
-		return;
+	char s[64];
+	if (env->nproxies >= HTTP_MAX_TRUSTED_PROXIES || tlv_str(t, s, sizeof(s)) < 0 ||
+	    http_cidr_parse(s, &env->proxies[env->nproxies]) < 0)
+		fatal_config("bad trusted proxy in slice", "");
+	env->nproxies++;
+}
+
+/* Reads the slice; returns the web root (malloc'd) or NULL. */
+static char *slice_read(void)
+{
+	struct rbuf r;
+	struct tlv t;
+	struct http_vhost *cur = NULL;
+	struct vhost_pem pem = {0};
+	uint64_t v64;
+	char *webroot = NULL;
+	int rc;
+	rbuf_init(&r, env->boot.slice.data, env->boot.slice.len);
+	while ((rc = tlv_next(&r, &t)) == 1) {
+		switch (t.tag) {
+		case SL_STANZA_SIZE:
+			if (tlv_u64(&t, &v64) < 0 || v64 < 1024 || v64 > XE_MAX_BODY)
+				fatal_config("bad stanza size in slice", "");
+			env->body_max = (size_t)v64;
+			break;
+		case SL_VHOST:
+			vhost_tls(cur, &pem);
+			cur = vhost_add(&t);
+			memset(&pem, 0, sizeof(pem));
+			break;
+		case SL_VHOST_CERT:
+			pem.cert = t.val;
+			pem.cert_len = t.len;
+			break;
+		case SL_VHOST_KEY:
+			pem.key = t.val;
+			pem.key_len = t.len;
+			break;
+		case SL_COMPONENT:
+			vhost_tls(cur, &pem);
+			cur = NULL;
+			memset(&pem, 0, sizeof(pem));
+			break;
+		case SL_HTTP_TRUSTED_PROXY:
+			proxy_add(&t);
+			break;
+		case SL_HTTP_WEBROOT:
+			free(webroot);
+			if (!(webroot = tlv_strdup(&t)))
+				fatal_config("bad web root in slice", "");
+			break;
+		default:
+			break;
+		}
 	}
-	c->got += (size_t)n;
-	c->head[c->got] = 0;
-	if (strstr(c->head, "\r\n\r\n"))
-		conn_answer(c, "503 Service Unavailable");
-	else if (c->got == sizeof(c->head) - 1)
-		conn_answer(c, "431 Request Header Fields Too Large");
+	if (rc < 0)
+		fatal_config("malformed configuration slice", "");
+	vhost_tls(cur, &pem);
+	if (env->nvhosts == 0)
+		fatal_config("no virtual host in the http slice", "");
+	return webroot;
 }
 
-static void conn_timeout_cb(struct ev_loop *l, ev_timer *w, int revents)
+static void listeners_start(void)
 {
-	(void)l;
-	(void)revents;
-	conn_free(w->data);
-}
-
-static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
-{
-	(void)revents;
-	for (int i = 0; i < 64; i++) {
-		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return;
-		if (w->data) {	/* https: no TLS yet */
-			close(fd);
+	for (unsigned i = 0; i < env->boot.nlisteners; i++) {
+		const struct wrk_listener *l = &env->boot.listeners[i];
+		int tls = strcmp(l->kind, "https") == 0;
+		if (!tls && strcmp(l->kind, "http") != 0) {
+			log_warn("listener kind not served by http, ignored", "kind=%s", l->kind);
+			close(l->fd);
 			continue;
 		}
-		struct http_conn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
+		int has_cert = 0;
+		for (size_t k = 0; k < env->nvhosts; k++)
+			has_cert |= env->vhosts[k].tls != NULL;
+		if (tls && !has_cert) {
+			log_err("https listener without any certificate, not served", "");
+			close(l->fd);
 			continue;
 		}
-		ev_io_init(&c->io, conn_read_cb, fd, EV_READ);
-		c->io.data = c;
-		ev_io_start(l, &c->io);
-		ev_timer_init(&c->timer, conn_timeout_cb, HTTP_TIMEOUT, 0);
-		c->timer.data = c;
-		ev_timer_start(l, &c->timer);
+		int fl = fcntl(l->fd, F_GETFL);
+		if (fl < 0 || fcntl(l->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			fatal("listener not usable", "kind=%s errno=%d", l->kind, errno);
+		struct http_listener *hl = &env->listeners[env->nlisteners++];
+		hl->tls = tls;
+		ev_io_init(&hl->io, http_accept_cb, l->fd, EV_READ);
+		ev_io_start(env->loop, &hl->io);
 	}
 }
 
-static void stop(void *arg)
+static void stop_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	if (env->nconns > 0 && ev_now(loop) < *(double *)w->data)
+		return;
+	log_info("stopped", "left=%u", env->nconns);
+	http_conn_close_all();
+	exit(0);
+}
+
+static void http_stop(void *arg)
 {
 	(void)arg;
-	ev_break(loop, EVBREAK_ALL);
+	static ev_timer tick;	/* lives until exit */
+	static double deadline;
+	env->stopping = 1;
+	for (unsigned i = 0; i < env->nlisteners; i++) {
+		ev_io_stop(env->loop, &env->listeners[i].io);
+		close(env->listeners[i].io.fd);
+	}
+	env->nlisteners = 0;
+	for (struct http_conn *c = env->conns; c; c = c->next)
+		if (c->mode == HTTP_MODE_HTTP && c->in.len == 0 && c->out.len == 0)
+			http_conn_close_after_flush(c);	/* idle keep-alive: nothing to lose */
+	deadline = ev_now(env->loop) + HTTP_STOP_GRACE;
+	ev_timer_init(&tick, stop_tick, 0., 0.05);
+	tick.data = &deadline;
+	ev_timer_start(env->loop, &tick);
+}
+
+static void http_ctl(void *arg, const uint8_t *req, size_t len, struct buf *reply)
+{
+	(void)arg, (void)req, (void)len;
+	char text[160];
+	int n = snprintf(text, sizeof(text), "http.%u connections=%u files=%zu\n", env->boot.instance,
+			 env->nconns, env->nfiles);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = 0;
+	(void)tlv_put_u32(reply, CTL_T_STATUS, 0);
+	(void)tlv_put(reply, CTL_T_TEXT, text, (size_t)n);
 }
 
 int main(void)
 {
-	static ev_io listeners[WRK_MAX_LISTENERS];
-	struct wrk_boot boot;
-
-	wrk_boot_read(&boot);
-	loop = ev_default_loop(EVFLAG_AUTO);
-	wrk_sandbox(&boot);
-	for (unsigned i = 0; i < boot.nlisteners; i++) {
-		ev_io_init(&listeners[i], accept_cb, boot.listeners[i].fd, EV_READ);
-		listeners[i].data = strcmp(boot.listeners[i].kind, "https") == 0 ? &listeners[i] : NULL;
-		ev_io_start(loop, &listeners[i]);
-	}
-	wrk_chan_start(loop, NULL, NULL, NULL);
-	wrk_signals(loop, stop, NULL);
+	static struct http_env e;	/* the process env, pointed to by env */
+	env = &e;
+	env->body_max = STANZA_SIZE_DEFAULT;
+	wrk_boot_read(&env->boot);
+	env->loop = ev_default_loop(EVFLAG_AUTO);
+	if (!env->loop)
+		fatal("no event loop", "");
+	char *webroot = slice_read();
+	buf_wipe_free(&env->boot.slice);	/* it held private keys */
+	if (webroot && http_web_load(webroot) < 0)
+		fatal_config("cannot load the web root", "path=\"%s\"", webroot);
+	free(webroot);
+	uint8_t seed[16];
+	if (RAND_bytes(seed, sizeof(seed)) != 1)	/* the DRBG is ready before the sandbox */
+		fatal("no randomness", "");
+	wrk_sandbox(&env->boot);
+	wrk_chan_start(env->loop, http_ctl, NULL, NULL);
+	wrk_signals(env->loop, http_stop, NULL);
+	listeners_start();
 	wrk_ready();
-	ev_run(loop, 0);
+	log_info("http ready", "instance=%u vhosts=%zu listeners=%u files=%zu proxies=%zu",
+		 env->boot.instance, env->nvhosts, env->nlisteners, env->nfiles, env->nproxies);
+	ev_run(env->loop, 0);
 	return 0;
 }

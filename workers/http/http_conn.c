@@ -1,0 +1,295 @@
+/* HTTP connections: accept, plain or TLS reads and writes, keep-alive and pipelining (one request
+ * answered at a time, in order), timeouts, and the hand-over of an upgraded socket to WebSocket. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+
+static void conn_free(struct http_conn *c)
+{
+	ev_io_stop(env->loop, &c->rio);
+	ev_io_stop(env->loop, &c->wio);
+	ev_timer_stop(env->loop, &c->timer);
+	http_tls_end(c);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		env->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	env->nconns--;
+	buf_free(&c->in);
+	buf_free(&c->out);
+	ws_msg_reset(&c->msg);
+	free(c->ws_host);
+	free(c);
+}
+
+static void timer_set(struct http_conn *c, double secs)
+{
+	ev_timer_stop(env->loop, &c->timer);
+	ev_timer_set(&c->timer, secs, 0);
+	ev_timer_start(env->loop, &c->timer);
+}
+
+int http_conn_send(struct http_conn *c, const void *p, size_t n)
+{
+	if (c->out.len + n > HTTP_OUT_MAX) {
+		log_info("http client not reading, dropped", "ip=%s", c->ip);
+		c->dead = 1;
+		return -1;
+	}
+	return buf_put(&c->out, p, n);
+}
+
+void http_conn_close_after_flush(struct http_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	timer_set(c, HTTP_CLOSE_LINGER);
+}
+
+static ssize_t conn_read(struct http_conn *c, void *p, size_t n)
+{
+	if (c->ssl)
+		return http_tls_read(c, p, n);
+	return recv(c->fd, p, n, 0);
+}
+
+static ssize_t conn_write(struct http_conn *c, const void *p, size_t n)
+{
+	if (c->ssl)
+		return http_tls_write(c, p, n);
+	return send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+/* Writes what is queued; 0 when all or some went out, -1 when the connection is broken. */
+static int conn_flush(struct http_conn *c)
+{
+	while (c->out.len > 0) {
+		ssize_t n = conn_write(c, c->out.data, c->out.len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n <= 0)
+			return -1;
+		buf_consume(&c->out, (size_t)n);
+	}
+	return 0;
+}
+
+/* Answers every complete request in the input, in order; stops while much output waits. */
+static void conn_requests(struct http_conn *c)
+{
+	while (c->mode == HTTP_MODE_HTTP && !c->closing && !c->dead && c->in.len > 0 &&
+	       c->out.len < HTTP_OUT_PAUSE) {
+		struct http_req r;
+		if (!c->req_started)
+			c->req_started = ev_now(env->loop);
+		int rc = http_parse_head((const char *)c->in.data, c->in.len, env->body_max, &r);
+		if (rc == 0)
+			return;
+		if (rc < 0) {
+			r.keep_alive = 0;
+			http_error(c, NULL, -rc, NULL);
+			http_conn_close_after_flush(c);
+			return;
+		}
+		if (c->in.len - r.head_len < r.content_length)
+			return;	/* the body is still coming */
+		http_client_ip(c, &r);
+		http_route(c, &r, c->in.data + r.head_len, (size_t)r.content_length);
+		c->requests++;
+		if (c->mode == HTTP_MODE_HTTP && !r.keep_alive)
+			http_conn_close_after_flush(c);
+		buf_consume(&c->in, r.head_len + (size_t)r.content_length);
+		c->req_started = 0;
+		if (c->mode == HTTP_MODE_WS && c->in.len > 0)
+			http_ws_input(c);	/* frames that came right behind the upgrade */
+	}
+}
+
+static void conn_read_some(struct http_conn *c)
+{
+	for (int i = 0; i < 4 && !c->dead; i++) {
+		if (c->mode == HTTP_MODE_HTTP && c->in.len >= HTTP_MAX_HEAD + env->body_max)
+			return;	/* a whole request fits: the parser has answered or will */
+		if (c->out.len >= HTTP_OUT_PAUSE)
+			return;
+		if (buf_reserve(&c->in, HTTP_READ_CHUNK) < 0) {
+			c->dead = 1;
+			return;
+		}
+		ssize_t n = conn_read(c, c->in.data + c->in.len, HTTP_READ_CHUNK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			c->dead = 1;
+			return;
+		}
+		if (c->closing)
+			continue;	/* draining after the last answer */
+		c->in.len += (size_t)n;
+		if (c->mode == HTTP_MODE_HTTP)
+			conn_requests(c);
+		else
+			http_ws_input(c);
+	}
+}
+
+/* The watchers and the timer say what the connection waits for now. */
+static void conn_arm(struct http_conn *c)
+{
+	int want_write = c->out.len > 0 || c->read_wants_write;
+	int want_read = !(c->out.len >= HTTP_OUT_PAUSE) || c->write_wants_read;
+	want_write ? ev_io_start(env->loop, &c->wio) : ev_io_stop(env->loop, &c->wio);
+	want_read ? ev_io_start(env->loop, &c->rio) : ev_io_stop(env->loop, &c->rio);
+	if (c->closing || c->mode != HTTP_MODE_HTTP)
+		return;
+	if (c->in.len > 0 && c->req_started) {
+		double left = c->req_started + HTTP_HEAD_TIMEOUT + HTTP_BODY_TIMEOUT - ev_now(env->loop);
+		if (!ev_is_active(&c->timer) || left < ev_timer_remaining(env->loop, &c->timer))
+			timer_set(c, left > 0 ? left : 0.001);
+	} else {
+		timer_set(c, HTTP_IDLE_TIMEOUT);
+	}
+}
+
+static void conn_io(struct http_conn *c)
+{
+	c->in_cb = 1;
+	if (c->ssl && !c->tls_up) {
+		int r = http_tls_handshake(c);
+		if (r < 0)
+			c->dead = 1;
+	}
+	if (!c->dead && (!c->ssl || c->tls_up)) {
+		conn_read_some(c);
+		if (!c->dead && c->mode == HTTP_MODE_HTTP)
+			conn_requests(c);
+	}
+	if (!c->dead && conn_flush(c) < 0)
+		c->dead = 1;
+	if (!c->dead && c->closing && c->out.len == 0 && !c->wr_shut) {
+		/* lingering close: our FIN first, then unread input is drained until the peer's EOF
+		 * so a pipelined request it sent meanwhile cannot turn into a reset that eats our answer */
+		http_tls_end(c);
+		shutdown(c->fd, SHUT_WR);
+		c->wr_shut = 1;
+	}
+	c->in_cb = 0;
+	if (c->dead) {
+		conn_free(c);
+		return;
+	}
+	conn_arm(c);
+}
+
+static void conn_rw_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	conn_io(w->data);
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct http_conn *c = w->data;
+	if (c->closing) {
+		conn_free(c);
+		return;
+	}
+	if (c->mode == HTTP_MODE_WS) {
+		c->in_cb = 1;
+		http_ws_timer(c);
+		c->in_cb = 0;
+		if (c->dead) {
+			conn_free(c);
+			return;
+		}
+		conn_io(c);
+		return;
+	}
+	if (c->in.len > 0 && c->req_started) {
+		http_error(c, NULL, 408, NULL);
+		http_conn_close_after_flush(c);
+		conn_io(c);
+		return;
+	}
+	conn_free(c);	/* idle keep-alive connection */
+}
+
+void http_conn_timer(struct http_conn *c, double secs)
+{
+	timer_set(c, secs);
+}
+
+static void conn_new(int fd, int listener, const struct sockaddr_storage *ss)
+{
+	struct http_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->listener = listener;
+	if (ss->ss_family == AF_INET6) {
+		memcpy(c->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	} else if (ss->ss_family == AF_INET) {
+		c->addr[10] = c->addr[11] = 0xff;
+		memcpy(c->addr + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+	http_addr_format(c->addr, c->ip, sizeof(c->ip));
+	ev_io_init(&c->rio, conn_rw_cb, fd, EV_READ);
+	ev_io_init(&c->wio, conn_rw_cb, fd, EV_WRITE);
+	ev_init(&c->timer, conn_timer_cb);
+	c->rio.data = c->wio.data = c->timer.data = c;
+	buf_init(&c->in);
+	buf_init(&c->out);
+	buf_init(&c->msg.data);
+	c->msg.max = env->body_max;
+	c->next = env->conns;
+	if (env->conns)
+		env->conns->prev = c;
+	env->conns = c;
+	env->nconns++;
+	if (env->listeners[listener].tls && http_tls_begin(c) < 0) {
+		conn_free(c);
+		return;
+	}
+	ev_io_start(env->loop, &c->rio);
+	timer_set(c, HTTP_HEAD_TIMEOUT);
+}
+
+void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	int listener = (int)(((struct http_listener *)w) - env->listeners);
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("http accept failed", "errno=%d", errno);
+			return;
+		}
+		if (env->nconns >= HTTP_MAX_CONNS || env->stopping) {
+			close(fd);
+			continue;
+		}
+		conn_new(fd, listener, &ss);
+	}
+}
+
+void http_conn_close_all(void)
+{
+	while (env->conns)
+		conn_free(env->conns);
+}
