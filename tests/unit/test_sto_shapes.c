@@ -81,6 +81,32 @@ static const char *service(const char *name)
 	return NULL;
 }
 
+static int setup_cached(void **state, const char *name, const char *arg)
+{
+	const char *url = service("XMPPD_TEST_REDIS");
+	if (!url || setup_spec(state, name, arg) != 0)
+		return -1;
+	struct fixture *fx = *state;
+	sto_env_close(&fx->env);
+	fx->spec.cache_url = url;
+	open_env(fx);
+	return 0;
+}
+
+static int setup_memory_redis(void **state) { return setup_cached(state, "memory", NULL); }
+static int setup_file_redis(void **state) { return setup_cached(state, "file", NULL); }
+
+/* Redis down from the start (nothing listens on port 1): everything still works. */
+static int setup_file_dead_redis(void **state)
+{
+	setup_spec(state, "file", NULL);
+	struct fixture *fx = *state;
+	sto_env_close(&fx->env);
+	fx->spec.cache_url = "redis://127.0.0.1:1/0";
+	open_env(fx);
+	return 0;
+}
+
 /* PostgreSQL: every test starts from an empty database, so the schema is created each time. */
 static int setup_pg(void **state)
 {
@@ -92,6 +118,19 @@ static int setup_pg(void **state)
 		 "xmppd_archive, xmppd_schema' >/dev/null 2>&1", ci);
 	assert_int_equal(system(cmd), 0);
 	return setup_spec(state, "postgresql", ci);
+}
+
+static int setup_pg_redis(void **state)
+{
+	if (setup_pg(state) != 0)
+		return -1;
+	struct fixture *fx = *state;
+	sto_env_close(&fx->env);
+	fx->spec.cache_url = service("XMPPD_TEST_REDIS");
+	if (!fx->spec.cache_url)
+		return -1;
+	open_env(fx);
+	return 0;
 }
 
 static int teardown(void **state)
@@ -724,6 +763,52 @@ static void test_file_torn_append(void **state)
 	buf_free(&rep);
 }
 
+/* The cache serves reads (a write behind its back is not seen), is invalidated by writes
+ * through it, and expires after its TTL. */
+static void test_cache(void **state)
+{
+	struct fixture *fx = *state, raw;
+	char v[64], url[700];
+
+	memset(&raw, 0, sizeof(raw));
+	snprintf(raw.dir, sizeof(raw.dir), "%s", fx->dir);
+	raw.spec.name = "file";
+	open_env(&raw);
+	assert_int_equal(kv_set(fx, "localhost", "vcard", "alice", "v1"), STO_OK);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
+	assert_int_equal(kv_set(&raw, "localhost", "vcard", "alice", "behind"), STO_OK);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "v1");
+	assert_int_equal(kv_set(fx, "localhost", "vcard", "alice", "v2"), STO_OK);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "v2");
+	/* absences are cached and invalidated too */
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "bob", v, sizeof(v)), STO_ENOTFOUND);
+	assert_int_equal(kv_set(fx, "localhost", "vcard", "bob", "b"), STO_OK);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "bob", v, sizeof(v)), STO_OK);
+	/* map keys removed by delete_all leave no cached copy */
+	assert_int_equal(map_set(fx, "alice", "k", "mv"), STO_OK);
+	assert_int_equal(map_get(fx, "localhost", "alice", "k", v, sizeof(v)), STO_OK);
+	struct buf b;
+	req(&b, STO_OP_MAP_DELETE_ALL, "localhost", "private", NULL);
+	assert_int_equal(tlv_put_str(&b, STO_T_KEY, "k"), 0);
+	assert_int_equal(send_drop(fx, &b), STO_OK);
+	assert_int_equal(map_get(fx, "localhost", "alice", "k", v, sizeof(v)), STO_ENOTFOUND);
+	/* a 1 s TTL */
+	sto_env_close(&fx->env);
+	snprintf(url, sizeof(url), "%s?ttl=1", fx->spec.cache_url);
+	fx->spec.cache_url = url;
+	open_env(fx);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
+	assert_int_equal(kv_set(&raw, "localhost", "vcard", "alice", "later"), STO_OK);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "v2");
+	usleep(2100 * 1000);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "later");
+	sto_env_close(&raw.env);
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -743,11 +828,25 @@ int main(void)
 		SUITE(setup_pg),
 		cmocka_unit_test_setup_teardown(test_persists, setup_pg, teardown),
 	};
+	const struct CMUnitTest redis[] = {
+		SUITE(setup_memory_redis),
+		SUITE(setup_file_redis),
+		cmocka_unit_test_setup_teardown(test_cache, setup_file_redis, teardown),
+	};
+	const struct CMUnitTest dead[] = {SUITE(setup_file_dead_redis)};
+	const struct CMUnitTest pg_redis[] = {SUITE(setup_pg_redis)};
 	int failed = cmocka_run_group_tests_name("memory", memory, NULL, NULL);
 	failed += cmocka_run_group_tests_name("file", file, NULL, NULL);
 	if (service("XMPPD_TEST_POSTGRESQL"))
 		failed += cmocka_run_group_tests_name("postgresql", pg, NULL, NULL);
 	else
 		printf("postgresql: skipped (no XMPPD_TEST_POSTGRESQL; tools/services.sh start)\n");
+	failed += cmocka_run_group_tests_name("file, redis down", dead, NULL, NULL);
+	if (service("XMPPD_TEST_REDIS"))
+		failed += cmocka_run_group_tests_name("redis cache", redis, NULL, NULL);
+	else
+		printf("redis cache: skipped (no XMPPD_TEST_REDIS; tools/services.sh start)\n");
+	if (service("XMPPD_TEST_REDIS") && service("XMPPD_TEST_POSTGRESQL"))
+		failed += cmocka_run_group_tests_name("postgresql, redis cache", pg_redis, NULL, NULL);
 	return failed ? 1 : 0;
 }

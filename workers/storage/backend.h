@@ -110,6 +110,11 @@ struct sto_backend *sto_fs_open(const char *datadir, const char *const *hosts, s
 struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, size_t nhosts,
 				char *err, size_t errlen);
 
+/* The Redis cache in front of inner (taken, closed on failure too); url is
+ * redis://HOST[:PORT][/DB][?ttl=SECONDS]. Redis being down is not an error. */
+struct sto_backend *sto_cache_wrap_take(struct sto_backend *inner, const char *url, char *err,
+					size_t errlen);
+
 /* Archive operations over arch_meta/arch_value/arch_remove (archive.c); replies as in
  * ipc/sto.h, appended to out. */
 int sto_arch_find(struct sto_backend *b, const struct sto_where *w, const struct sto_query *q,

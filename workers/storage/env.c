@@ -80,6 +80,8 @@ struct sto_backend *sto_backend_open(const struct sto_be_spec *spec, const char 
 		b = sto_pg_open(spec->arg, hosts, nhosts, err, errlen);
 	else
 		snprintf(err, errlen, "unknown storage backend \"%s\"", spec->name);
+	if (b && spec->cache_url)
+		b = sto_cache_wrap_take(b, spec->cache_url, err, errlen);
 	return b;
 }
 
