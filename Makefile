@@ -109,11 +109,12 @@ fuzz:
 deps:
 	@sh tools/deps.sh
 
+# PostgreSQL and Redis for the storage tests run only for the length of the check.
 check: deps
 	$(MAKE) all tests
-	$(MAKE) unit
-	$(MAKE) asan
-	$(MAKE) integration
+	@sh tools/services.sh start
+	@trap 'sh tools/services.sh stop' EXIT; set -e; \
+	  $(MAKE) unit; $(MAKE) asan; $(MAKE) integration
 
 CONFIG ?= etc/xmppd.conf
 run: deps all

@@ -13,8 +13,13 @@ free_port() {
 
 start() {
 	if [ -f "$ENV_FILE" ]; then
-		echo "services: already started ($ENV_FILE); run '$0 stop' first" >&2
-		exit 1
+		dir=$(sed -n 's/^XMPPD_SERVICES_DIR=//p' "$ENV_FILE")
+		if [ -f "$dir/pg/data/postmaster.pid" ] && [ -f "$dir/redis/pid" ] &&
+			kill -0 "$(cat "$dir/redis/pid")" 2>/dev/null; then
+			echo "services: already running ($ENV_FILE)"
+			exit 0
+		fi
+		stop
 	fi
 	[ -x "$PGBIN/pg_ctl" ] && command -v redis-server >/dev/null || {
 		echo "services: postgresql and redis-server are needed (make deps)" >&2
