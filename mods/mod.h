@@ -40,6 +40,28 @@ struct mod_hook {
 	int priority;			/* higher runs first; equal priorities run in hook order */
 };
 
+/* Storage (ARCHITECTURE §5; ops and fields are those of ipc/sto.h): a request names its op
+ * and the fields it uses; the router adds the host. The callback runs exactly once, later. */
+struct mod_sto_req {
+	unsigned op;			/* enum sto_op: KV_*, MAP_*, ARCH_*, ACCOUNT_EXISTS */
+	const char *store, *user, *key, *with, *id, *before, *after;	/* NULL = absent */
+	const void *value;		/* with has_value; no value = delete for the *_SET ops */
+	size_t value_len;
+	int has_value;
+	uint64_t when;			/* ms since the epoch, for ARCH_APPEND */
+	uint32_t limit;
+	int has_limit;
+	int reverse;
+};
+
+struct mod_sto_reply {
+	int status;			/* enum sto_status, or -1 when storage did not answer */
+	const uint8_t *fields;		/* the reply's TLVs after STATUS; borrowed during the callback */
+	size_t len;
+};
+
+typedef void (*mod_sto_fn)(void *arg, const struct mod_sto_reply *r);
+
 struct mod_api {
 	unsigned abi;			/* MOD_ABI */
 	/* events */
@@ -73,6 +95,22 @@ struct mod_api {
 	const char *(*x_attr)(const struct xnode *n, const char *name);
 	struct xnode *(*x_child)(const struct xnode *n, const char *name);
 	void (*x_free)(struct xnode *n);
+	/* storage: 0 when sent (cb will run), -1 when not (cb will not run) */
+	int (*store)(struct mod_host *h, const struct mod_sto_req *req, mod_sto_fn cb, void *arg);
+	/* walks reply TLVs: 1 with the next field, 0 at the end, -1 when malformed */
+	int (*sto_next)(const uint8_t *p, size_t len, size_t *off, unsigned *tag, const uint8_t **val, size_t *vlen);
+	/* element trees from and to XML text */
+	struct xnode *(*x_parse)(const char *xml, size_t len);
+	char *(*x_to_string)(const struct xnode *n);	/* malloc'd, NUL-terminated; caller frees */
+	/* every bound resource of a user: fn gets the session, its full JID, priority, and its last
+	 * broadcast presence (serialized) or NULL when it is not available */
+	void (*each_session)(struct mod_host *h, const char *bare,
+			     void (*fn)(void *arg, struct mod_session *s, const char *full, int prio,
+					const char *presence),
+			     void *arg);
+	const char *(*session_presence)(const struct mod_session *s);	/* NULL when unavailable */
+	/* sends a stanza to one session as it is (pushes, replies to that resource) */
+	int (*send_to_session)(struct mod_session *s, const struct xnode *stanza);
 };
 
 struct mod_def {

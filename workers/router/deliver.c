@@ -131,7 +131,13 @@ static int send_node(const struct xnode *x, const char *from, const char *to)
 		enum rtr_action a = rtr_rule_message(rtr_msg_type_parse(xnode_attr(x, "type")), &t);
 		rc = a == RTR_TO_TOP || a == RTR_TO_NONNEG ? (fan_out(&out, to, tp.bare_len, a) ? 0 : -1) : -1;
 	} else if (out.stype == XE_ST_PRESENCE && !tp.resource) {
-		rc = fan_out(&out, to, tp.bare_len, RTR_TO_AVAILABLE) ? 0 : -1;
+		struct mod_host *h = rtr_host_find(tp.domain, tp.domain_len);
+		struct mod_event ev = {.name = "presence/bare", .host = h, .kind = XE_ST_PRESENCE, .from = from,
+				       .to = to, .stanza = (struct xnode *)(uintptr_t)x, .api = &rtr_mod_api};
+		if (h && rtr_bus_has(h->bus, ev.name) && rtr_bus_fire(h->bus, &ev) != MOD_PASS)
+			rc = 0;
+		else
+			rc = fan_out(&out, to, tp.bare_len, RTR_TO_AVAILABLE) ? 0 : -1;
 	}
 	buf_free(&body);
 	return rc;
@@ -271,13 +277,21 @@ static void default_action(struct rtr_stanza *st, struct rtr_session *d)
 static void presence_update(struct rtr_session *s, const struct xnode *x)
 {
 	const char *t = xnode_attr(x, "type");
+	struct buf b;
 	if (!t) {
 		struct xnode *p = xnode_child(x, "priority");
 		long prio = p && p->text ? strtol(p->text, NULL, 10) : 0;
 		s->priority = prio < -128 ? -128 : prio > 127 ? 127 : (int)prio;
 		s->available = 1;
+		buf_init(&b);
+		free(s->presence);
+		s->presence = xnode_serialize(x, &b) == 0 && buf_put_u8(&b, 0) == 0 ? (char *)b.data : NULL;
+		if (!s->presence)
+			buf_free(&b);
 	} else if (strcmp(t, "unavailable") == 0) {
 		s->available = 0;
+		free(s->presence);
+		s->presence = NULL;
 	}
 }
 
@@ -287,9 +301,12 @@ static void to_self_or_host(struct rtr_stanza *st)
 	const struct xe_msg *m = st->m;
 	size_t blen = (size_t)(strchr(st->origin->full, '/') - st->origin->full);
 	if (m->stype == XE_ST_PRESENCE && !st->to[0]) {
+		int was = st->origin->available;
 		presence_update(st->origin, st->x);
 		if (fire(st, st->from_host, "pre-presence/bare") == MOD_PASS)
 			fan_out(m, st->origin->full, blen, RTR_TO_AVAILABLE);	/* RFC 6121 §4.2.2 */
+		if (!was && st->origin->available)
+			fire(st, st->from_host, "presence/initial");
 		return;
 	}
 	if (run_events(st) != MOD_PASS)

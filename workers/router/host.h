@@ -3,6 +3,7 @@
 #ifndef XMPPD_RTR_HOST_H
 #define XMPPD_RTR_HOST_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "events.h"
 #include "mods/mod.h"
@@ -46,5 +47,10 @@ void rtr_hosts_free(void);	/* unloads every module, frees hosts and libraries */
 /* Fires a lifecycle event (resource-bind, module-loaded, ...) with arg on h. */
 int rtr_fire_lifecycle(struct mod_host *h, const char *name, const char *arg);
 extern const struct mod_api rtr_mod_api;
+
+/* modstore.c */
+int rtr_mod_store(struct mod_host *h, const struct mod_sto_req *q, mod_sto_fn cb, void *arg);
+int rtr_mod_sto_next(const uint8_t *p, size_t len, size_t *off, unsigned *tag, const uint8_t **val,
+		     size_t *vlen);
 
 #endif

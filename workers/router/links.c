@@ -120,6 +120,38 @@ void rtr_link_clear(struct rtr_link *l)
 	l->out_tail = NULL;
 }
 
+struct rtr_hold {
+	struct rtr_link *origin;
+	uint64_t gen;
+	struct rtr_inflight *inf;
+};
+
+struct rtr_hold *rtr_hold_take(void)
+{
+	struct rtr_hold *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	if (env->current && env->current_link) {
+		*h = (struct rtr_hold){.origin = env->current_link, .gen = env->current_link->gen, .inf = env->current};
+		env->current->pending++;
+	}
+	return h;
+}
+
+void rtr_hold_enter(const struct rtr_hold *h)
+{
+	int live = h->origin && h->gen == h->origin->gen;
+	env->current = live ? h->inf : NULL;
+	env->current_link = live ? h->origin : NULL;
+}
+
+void rtr_hold_release(struct rtr_hold *h)
+{
+	if (h->origin && h->gen == h->origin->gen)
+		inflight_release(h->origin, h->inf);
+	free(h);
+}
+
 static void on_acked(void *arg, struct link *lk, uint64_t upto)
 {
 	struct rtr_link *l = arg;

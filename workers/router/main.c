@@ -110,12 +110,14 @@ int main(void)
 	wrk_ready();
 	log_info("router ready", "links=%u vhosts=%u", env->nlinks, env->nvhosts);
 	ev_run(env->loop, 0);
+	/* pending storage calls end first: their callbacks live in modules and may still send */
+	storeq_client_close(env->storage);
+	env->storage = NULL;
 	for (unsigned i = 0; i < env->nlinks; i++) {
 		rtr_link_clear(&env->links[i]);
 		link_close(env->links[i].link);
 	}
 	rtr_routes_free();
 	rtr_hosts_free();
-	storeq_client_close(env->storage);
 	return 0;
 }

@@ -143,6 +143,55 @@ static int api_x_set_text(struct xnode *n, const char *text)
 	return xnode_set_text(n, text, strlen(text));
 }
 
+static char *api_x_to_string(const struct xnode *n)
+{
+	struct buf b;
+	buf_init(&b);
+	if (xnode_serialize(n, &b) < 0 || buf_put_u8(&b, 0) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+static void api_each_session(struct mod_host *h, const char *bare,
+			     void (*fn)(void *, struct mod_session *, const char *, int, const char *), void *arg)
+{
+	(void)h;
+	struct rtr_user *u = rtr_user_find(bare, strlen(bare));
+	struct rtr_session *s = u ? u->sessions : NULL, *next;
+	for (; s; s = next) {
+		next = s->next_in_user;
+		fn(arg, (struct mod_session *)(void *)s, s->full, s->priority, s->available ? s->presence : NULL);
+	}
+}
+
+static const char *api_session_presence(const struct mod_session *ms)
+{
+	const struct rtr_session *s = (const struct rtr_session *)(const void *)ms;
+	return s && s->available ? s->presence : NULL;
+}
+
+static int api_send_to_session(struct mod_session *ms, const struct xnode *x)
+{
+	const struct rtr_session *s = (const struct rtr_session *)(const void *)ms;
+	const char *from = xnode_attr(x, "from");
+	struct buf body;
+	buf_init(&body);
+	if (xnode_serialize(x, &body) < 0 || (from && strlen(from) > 3071)) {
+		buf_free(&body);
+		return -1;
+	}
+	uint8_t stype = strcmp(x->name, "message") == 0 ? XE_ST_MESSAGE
+		      : strcmp(x->name, "presence") == 0 ? XE_ST_PRESENCE : XE_ST_IQ;
+	struct xe_msg out = {.version = XE_VERSION, .kind = XE_STANZA, .stype = stype, .flags = XE_F_FROM_SERVER,
+			     .from = from, .from_len = (uint16_t)(from ? strlen(from) : 0), .to = s->full,
+			     .to_len = (uint16_t)strlen(s->full), .body = body.data, .body_len = (uint32_t)body.len};
+	int rc = rtr_send_to_session(s, &out);
+	buf_free(&body);
+	return rc;
+}
+
 const struct mod_api rtr_mod_api = {
 	.abi = MOD_ABI,
 	.hook = api_hook,
@@ -169,4 +218,11 @@ const struct mod_api rtr_mod_api = {
 	.x_attr = xnode_attr,
 	.x_child = xnode_child,
 	.x_free = xnode_free,
+	.store = rtr_mod_store,
+	.sto_next = rtr_mod_sto_next,
+	.x_parse = xnode_parse,
+	.x_to_string = api_x_to_string,
+	.each_session = api_each_session,
+	.send_to_session = api_send_to_session,
+	.session_presence = api_session_presence,
 };

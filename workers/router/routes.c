@@ -110,6 +110,7 @@ void rtr_session_unbind(struct rtr_session *s)
 	user_unlink_session(s);
 	env->nsessions--;
 	free(s->full);
+	free(s->presence);
 	free(s);
 }
 

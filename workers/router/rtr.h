@@ -32,6 +32,7 @@ struct rtr_session {
 	const char *resource;	/* points into full */
 	int priority;
 	int available;		/* has sent available presence */
+	char *presence;		/* its last broadcast presence (serialized), NULL when unavailable */
 	struct rtr_session *next_in_user, *next_by_sid;
 	struct rtr_user *user;
 };
@@ -94,6 +95,12 @@ int rtr_error_reply(const struct xnode *orig, const char *from, const char *to, 
 /* Sends an envelope to a link on behalf of env->current (its ack waits for this one). */
 int rtr_send(struct rtr_link *l, const struct xe_msg *m);
 int rtr_send_to_session(const struct rtr_session *s, const struct xe_msg *m);
+/* An asynchronous call (storage) made while processing an inbound frame keeps that frame
+ * unacknowledged until it is released; enter makes what its callback sends count for it. */
+struct rtr_hold;
+struct rtr_hold *rtr_hold_take(void);	/* NULL when out of memory */
+void rtr_hold_enter(const struct rtr_hold *h);
+void rtr_hold_release(struct rtr_hold *h);	/* frees h; leaves env->current alone */
 /* Forgets the link's sessions and its acknowledgement bookkeeping (shutdown, tests). */
 void rtr_link_clear(struct rtr_link *l);
 
