@@ -31,8 +31,16 @@ def tls_context(alpn=None):
 
 
 class Raw:
-    def __init__(self, port, direct_tls=False, alpn=None, sni=DOMAIN, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, direct_tls=False, alpn=None, sni=DOMAIN, timeout=10, src=None,
+                 rcvbuf=None):
+        # src: another loopback source address (127.0.0.N), so per-address limits start afresh
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if src:
+            self.sock.bind((src, 0))
+        self.sock.connect(("127.0.0.1", port))
         self.buf = ""
         self.raw = b""
         if direct_tls:
@@ -170,3 +178,44 @@ class Raw:
 def endpoint_binding(sock):
     """tls-server-end-point (RFC 5929): SHA-256 of the server certificate (ours is signed with it)."""
     return hashlib.sha256(sock.getpeercert(binary_form=True)).digest()
+
+
+class OpenSSLRaw(Raw):
+    """A direct-TLS stream through `openssl s_client`, which can print the TLS 1.3 exporter value
+    (RFC 9266 tls-exporter) that Python's ssl module does not offer."""
+
+    def __init__(self, port, timeout=10):
+        import subprocess
+        self.buf = ""
+        self.raw = b""
+        self.proc = subprocess.Popen(
+            ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", DOMAIN,
+             "-alpn", "xmpp-client", "-tls1_3", "-keymatexport", "EXPORTER-Channel-Binding",
+             "-keymatexportlen", "32", "-ign_eof"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        m = self.expect(r"Keying material: ([0-9A-Fa-f]{64})", timeout)
+        self.exporter = bytes.fromhex(m.group(1))
+
+    def send(self, data):
+        self.proc.stdin.write(data.encode() if isinstance(data, str) else data)
+        self.proc.stdin.flush()
+
+    def _fill(self, deadline):
+        import select
+        r, _, _ = select.select([self.proc.stdout], [], [], max(0.01, deadline - time.monotonic()))
+        if not r:
+            return True
+        d = os.read(self.proc.stdout.fileno(), 65536)
+        if not d:
+            return False
+        self.raw += d
+        try:
+            self.buf += self.raw.decode()
+            self.raw = b""
+        except UnicodeDecodeError:
+            pass
+        return True
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()

@@ -49,7 +49,7 @@ static void auth_fail(struct c2s_conn *c, int result)
 	log_info("sasl failed", "sid=%llu condition=%s", (unsigned long long)c->sid,
 		 c2s_sasl_condition(result));
 	c2s_auth_abandon(c);
-	if (result != C2S_SASL_EAUTH && result != C2S_SASL_ECBIND) {
+	if (result != C2S_SASL_EAUTH) {	/* protocol errors are answered at once: no guess was made */
 		sasl_failure(c, c2s_sasl_condition(result));
 		return;
 	}
@@ -269,7 +269,7 @@ int c2s_auth_element(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	else
 		el_response(c, &msg);
 	buf_wipe_free(&msg);
-	return C2S_XML_CONTINUE;
+	return c->restart ? C2S_XML_STOP : C2S_XML_CONTINUE;
 }
 
 static void send_b64_element(struct c2s_conn *c, const char *name, const struct buf *raw)
@@ -301,7 +301,12 @@ static void auth_success(struct c2s_conn *c, const struct buf *final)
 		send_b64_element(c, "success", final);
 	else
 		(void)c2s_conn_send_str(c, "<success xmlns='" C2S_NS_SASL "'/>");
-	/* the client's next bytes are a new stream header: the parser starts over now */
+	/* the client's next bytes are a new stream header: the parser starts over now, or, when
+	 * this runs inside the parser (ANONYMOUS), as soon as the parser has stopped */
+	if (c->anonymous) {
+		c->restart = 1;
+		return;
+	}
 	if (c2s_stream_restart(c) < 0)
 		c2s_conn_close(c, 0);
 }
