@@ -439,6 +439,12 @@ void cfg_free(struct cfg *c)
 	free(c->storage_default);
 	free(c->storage_arg);
 	free(c->storage_cache);
+	for (size_t i = 0; i < c->nstorage_stores; i++) {
+		free(c->storage_stores[i].name);
+		free(c->storage_stores[i].backend);
+		free(c->storage_stores[i].arg);
+	}
+	free(c->storage_stores);
 	cfg_strv_free(c->trusted_proxies, c->ntrusted_proxies);
 	free(c->webroot);
 	for (size_t i = 0; i < c->nvhosts; i++) {

@@ -34,6 +34,11 @@ struct cfg_component {
 	size_t nmodules;
 };
 
+/* storage { store NAME BACKEND ["arg"] }: one store kept in another backend. */
+struct cfg_store {
+	char *name, *backend, *arg;	/* arg NULL when none */
+};
+
 struct cfg {
 	char *path;		/* absolute path of the top file */
 	char *rundir, *datadir;	/* absolute */
@@ -54,6 +59,8 @@ struct cfg {
 	char *storage_default;		/* "file" | "memory" | "postgresql" | "mongodb" */
 	char *storage_arg;		/* conninfo / uri, NULL when none */
 	char *storage_cache;		/* redis url, NULL when none */
+	struct cfg_store *storage_stores;	/* per-store overrides */
+	size_t nstorage_stores;
 	char **trusted_proxies;		/* http: addresses/CIDRs whose X-Forwarded-For is believed */
 	size_t ntrusted_proxies;
 	char *webroot;			/* http: static web client directory, absolute; NULL = none */

@@ -299,6 +299,41 @@ static int cfg_set_storage_default(struct cfg_parser *p, const struct cfg_direct
 	return needs_arg ? cfg_replace_str(p, &c->storage_arg, a->v[1].s, a->line) : 0;
 }
 
+/* store NAME BACKEND ["arg"]: a later line for the same store replaces the earlier one. */
+static int cfg_set_store(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+{
+	struct cfg *c = p->cfg;
+	const char *name = a->v[0].s;
+	size_t i, n = strlen(name);
+	int k = cfg_word_index(d, a->v[1].s);
+
+	if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		return cfg_fail(p, a->line, "store name must be 1..64 of [a-z0-9_-]: %s", name);
+	if (k < 0)
+		return cfg_fail(p, a->line, "store %s: unknown backend %s", name, a->v[1].s);
+	if ((k >= 2) != (a->n == 3))
+		return cfg_fail(p, a->line, "store %s %s %s", name, a->v[1].s,
+				k >= 2 ? "needs a quoted connection string or URI" : "takes no argument");
+	for (i = 0; i < c->nstorage_stores && strcmp(c->storage_stores[i].name, name) != 0; i++)
+		;
+	if (i == c->nstorage_stores) {
+		struct cfg_store *v = reallocarray(c->storage_stores, i + 1, sizeof(*v));
+		if (!v)
+			return cfg_oom(p, a->line);
+		c->storage_stores = v;
+		memset(&v[i], 0, sizeof(v[i]));
+		if (cfg_replace_str(p, &v[i].name, name, a->line) < 0)
+			return -1;
+		c->nstorage_stores++;
+	}
+	struct cfg_store *s = &c->storage_stores[i];
+	free(s->arg);
+	s->arg = NULL;
+	if (cfg_replace_str(p, &s->backend, a->v[1].s, a->line) < 0)
+		return -1;
+	return a->n == 3 ? cfg_replace_str(p, &s->arg, a->v[2].s, a->line) : 0;
+}
+
 static int cfg_set_cache(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
 {
 	if (cfg_word_index(d, a->v[0].s) < 0)
@@ -430,6 +465,7 @@ static const struct cfg_directive cfg_directives[] = {
 
 	{"default", CTX_STORAGE, 1, 2, D_OPT_STR, 0, cfg_set_storage_default, 0, 0, 0, 0, cfg_backends},
 	{"cache", CTX_STORAGE, 2, 2, 0, 0, cfg_set_cache, 0, 0, 0, 0, cfg_cache_words},
+	{"store", CTX_STORAGE, 2, 3, D_OPT_STR, 0, cfg_set_store, 0, 0, 0, 0, cfg_backends},
 
 	{"cert", CTX_VHOST, 1, 1, 0, 0, cfg_set_path, FV(cert), 0, 0, 0, NULL},
 	{"key", CTX_VHOST, 1, 1, 0, 0, cfg_set_path, FV(key), 0, 0, 0, NULL},

@@ -40,6 +40,22 @@ static int put_file(struct buf *out, uint16_t tag, const char *path, char *err, 
 	return rc;
 }
 
+/* One storage { store ... } override as a nested group. */
+static int put_storage_store(struct buf *out, const struct cfg_store *st)
+{
+	struct buf g;
+	int rc;
+
+	buf_init(&g);
+	rc = tlv_put_str(&g, SL_STORAGE_STORE_NAME, st->name) |
+	     tlv_put_str(&g, SL_STORAGE_DEFAULT, st->backend) |
+	     (st->arg ? tlv_put_str(&g, SL_STORAGE_ARG, st->arg) : 0);
+	if (rc == 0)
+		rc = tlv_put(out, SL_STORAGE_STORE, g.data, g.len);
+	buf_free(&g);
+	return rc;
+}
+
 static int put_vhosts(const struct sup_proc *p, struct buf *out, char *err, size_t errlen)
 {
 	const struct cfg *c = &env->cfg;
@@ -111,6 +127,10 @@ int sup_slice_build(const struct sup_proc *p, struct buf *out, char *err, size_t
 		rc |= tlv_put_str(out, SL_STORAGE_DEFAULT, c->storage_default);
 		if (c->storage_arg)
 			rc |= tlv_put_str(out, SL_STORAGE_ARG, c->storage_arg);
+		if (c->storage_cache)
+			rc |= tlv_put_str(out, SL_STORAGE_CACHE, c->storage_cache);
+		for (size_t i = 0; i < c->nstorage_stores; i++)
+			rc |= put_storage_store(out, &c->storage_stores[i]);
 		break;
 	default:
 		break;

@@ -809,11 +809,71 @@ static void test_cache(void **state)
 	sto_env_close(&raw.env);
 }
 
+static uint32_t acct_call(struct fixture *fx, uint32_t op, const char *user, const char *pw,
+			  struct buf *rep)
+{
+	struct buf b;
+	req(&b, op, "localhost", NULL, user);
+	if (pw)
+		assert_int_equal(tlv_put_str(&b, STO_T_PASSWORD, pw), 0);
+	if (op == STO_OP_SCRAM_PARAMS)
+		assert_int_equal(tlv_put_str(&b, STO_T_MECH, "SCRAM-SHA-256"), 0);
+	return send_req(fx, &b, rep);
+}
+
+/* Accounts live in every backend; their store is not reachable as keyval. */
+static void test_accounts(void **state)
+{
+	struct fixture *fx = *state;
+	struct buf rep;
+	struct tlv t;
+	uint8_t salt[64];
+	size_t salt_len;
+	char v[256];
+	uint32_t e;
+
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_CREATE, "Alice", "pw1", &rep), STO_OK);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_CREATE, "alice", "pw2", &rep), STO_EEXISTS);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_CREATE, "bob", "pw", &rep), STO_OK);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_EXISTS, "ALICE", NULL, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_EXISTS, &t), 1);
+	assert_int_equal(tlv_u32(&t, &e), 0);
+	assert_int_equal(e, 1);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_SCRAM_PARAMS, "alice", NULL, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_SALT, &t), 1);
+	memcpy(salt, t.val, t.len);
+	salt_len = t.len;
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_PASSWD, "alice", "pw3", &rep), STO_OK);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_SCRAM_PARAMS, "alice", NULL, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_SALT, &t), 1);
+	assert_false(t.len == salt_len && memcmp(t.val, salt, salt_len) == 0);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_PASSWD, "nobody", "x", &rep), STO_ENOTFOUND);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_LIST, NULL, NULL, &rep), STO_OK);
+	join_tag(&rep, STO_T_USER, v, sizeof(v));
+	assert_string_equal(v, "alice,bob");
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_DELETE, "bob", NULL, &rep), STO_OK);
+	buf_free(&rep);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_DELETE, "bob", NULL, &rep), STO_ENOTFOUND);
+	buf_free(&rep);
+	assert_int_equal(kv_get(fx, "localhost", "accounts", "alice", v, sizeof(v)), STO_EINVAL);
+	assert_int_equal(kv_set(fx, "localhost", "accounts", "alice", "x"), STO_EINVAL);
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
 	cmocka_unit_test_setup_teardown(test_archive, setup, teardown),                         \
 	cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),                    \
+	cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),                        \
 	cmocka_unit_test_setup_teardown(test_cross_check, setup, teardown)
 
 int main(void)

@@ -65,7 +65,7 @@ static int sto_store_new(struct sto_env *env, size_t host, const char *user, con
 		return STO_EINVAL;
 	rc = sto_make_account(env, password, salts, salt_lens, &a, why, whylen);
 	if (rc == STO_OK)
-		rc = sto_file_put(env->file, host, name, &a, create_only, why, whylen);
+		rc = sto_acct_put(env, host, name, &a, create_only, why, whylen);
 	if (rc == STO_EEXISTS)
 		sto_reason(why, whylen, "account exists");
 	else if (rc == STO_ENOTFOUND)
@@ -119,7 +119,7 @@ int sto_account_delete(struct sto_env *env, size_t host, const char *user, char 
 
 	if (host >= env->nvhosts || sto_prep_user(user, name, why, whylen) < 0)
 		return STO_EINVAL;
-	rc = sto_file_delete(env->file, host, name, why, whylen);
+	rc = sto_acct_delete(env, host, name, why, whylen);
 	if (rc == STO_ENOTFOUND)
 		sto_reason(why, whylen, "no such account");
 	return rc;
@@ -137,7 +137,7 @@ static int sto_lookup(struct sto_env *env, size_t host, const char *user, char *
 	}
 	if (sto_prep_user(user, name, why, whylen) < 0)
 		return STO_EINVAL;
-	rc = sto_file_get(env->file, host, name, a, why, whylen);
+	rc = sto_acct_get(env, host, name, a, why, whylen);
 	if (rc == STO_ENOTFOUND)
 		sto_reason(why, whylen, "no such account");
 	return rc;
@@ -163,7 +163,7 @@ int sto_account_list(struct sto_env *env, size_t host, struct sto_names *out, ch
 		sto_reason(why, whylen, "unknown host");
 		return STO_EINVAL;
 	}
-	return sto_file_list(env->file, host, out, why, whylen);
+	return sto_acct_list(env, host, out, why, whylen);
 }
 
 /* HMAC(secret, host "\0" user "\0" mech): a salt per mechanism, as real accounts have. */

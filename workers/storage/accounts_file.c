@@ -192,7 +192,7 @@ static int sto_put_b64(struct buf *b, const uint8_t *p, size_t n)
 	return buf_put_str(b, enc);
 }
 
-static int sto_record_encode(struct buf *b, const char *user, const struct sto_account *a)
+int sto_record_encode(struct buf *b, const char *user, const struct sto_account *a)
 {
 	char esc[3 * STO_LOCALPART_MAX + 1];
 
@@ -274,7 +274,7 @@ static int sto_parse_mech_line(char *line, enum sto_mech m, struct sto_verifier 
 }
 
 /* Parses a NUL-terminated record in place; user_esc receives the escaped owner. */
-static int sto_record_decode(char *text, char **user_esc, struct sto_account *a, char *why,
+int sto_record_decode(char *text, char **user_esc, struct sto_account *a, char *why,
 			     size_t whylen)
 {
 	char *p = text, *line = sto_next_line(&p);

@@ -40,6 +40,13 @@ int sto_open_subdir(int parent, const char *name);
 /* Removes temp files of sto_write_atomic older than a minute (their writer died). */
 int sto_remove_stale(int dirfd);
 
+struct buf;
+/* The text record of an account (the file format, also the value kept by other backends). */
+int sto_record_encode(struct buf *b, const char *user, const struct sto_account *a);
+/* Parses a NUL-terminated record in place; user_esc points at the escaped owner in text. */
+int sto_record_decode(char *text, char **user_esc, struct sto_account *a, char *why,
+		      size_t whylen);
+
 struct sto_file;
 struct sto_names {
 	char **v;

@@ -115,6 +115,9 @@ struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, 
 struct sto_backend *sto_cache_wrap_take(struct sto_backend *inner, const char *url, char *err,
 					size_t errlen);
 
+/* The backend behind a cache wrapper, or b itself. */
+struct sto_backend *sto_backend_uncached(struct sto_backend *b);
+
 /* Archive operations over arch_meta/arch_value/arch_remove (archive.c); replies as in
  * ipc/sto.h, appended to out. */
 int sto_arch_find(struct sto_backend *b, const struct sto_where *w, const struct sto_query *q,

@@ -418,6 +418,11 @@ static const struct sto_backend_ops cache_ops = {
 	.map_keys = cache_map_keys,
 };
 
+struct sto_backend *sto_backend_uncached(struct sto_backend *b)
+{
+	return b->ops == &cache_ops ? ((struct cache_backend *)b)->inner : b;
+}
+
 struct sto_backend *sto_cache_wrap_take(struct sto_backend *inner, const char *url, char *err,
 					size_t errlen)
 {

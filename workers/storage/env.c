@@ -112,6 +112,13 @@ static int sto_env_backends(struct sto_env *env, const struct sto_settings *s, c
 			return -1;
 		env->nstores++;
 	}
+	/* Accounts follow their store's spec; in files they keep their own layout. */
+	const struct sto_be_spec *acct = def;
+	for (size_t i = 0; i < s->nspecs; i++)
+		if (s->specs[i].store && strcmp(s->specs[i].store, STO_ACCOUNTS_STORE) == 0)
+			acct = &s->specs[i];
+	if (strcmp(acct->name, "file") != 0)
+		env->acct_be = sto_backend_uncached(sto_env_backend(env, 0, STO_ACCOUNTS_STORE));
 	return 0;
 }
 

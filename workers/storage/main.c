@@ -14,6 +14,8 @@
 #include "worker.h"
 #include "xlimits.h"
 
+#define STO_STORES_MAX 32u	/* storage { store ... } overrides */
+
 /* The storage slice, as far as this worker reads it. */
 struct sto_slice {
 	const char *vhosts[MAX_VHOSTS];
@@ -22,6 +24,9 @@ struct sto_slice {
 	uint32_t scram_iter;
 	char backend[32];
 	char *backend_arg;
+	char *cache_url;
+	struct sto_be_spec specs[1 + STO_STORES_MAX];	/* the default, then overrides */
+	size_t nspecs;
 };
 
 static void sto_slice_vhost(struct sto_slice *s, const struct tlv *t)
@@ -42,6 +47,32 @@ static void sto_slice_arg(struct sto_slice *s, const struct tlv *t)
 		fatal_config("bad storage backend argument in slice", "");
 }
 
+/* SL_STORAGE_STORE: {NAME BACKEND [ARG]} into the next spec (strings owned by the spec). */
+static void sto_slice_store(struct sto_slice *s, const struct tlv *g)
+{
+	struct sto_be_spec *sp = &s->specs[s->nspecs];
+	struct rbuf r;
+	struct tlv t;
+	char **slot;
+	int rc;
+
+	if (s->nspecs == 1 + STO_STORES_MAX)
+		fatal_config("too many storage store overrides", "max=%u", STO_STORES_MAX);
+	memset(sp, 0, sizeof(*sp));
+	rbuf_init(&r, g->val, g->len);
+	while ((rc = tlv_next(&r, &t)) == 1) {
+		slot = t.tag == SL_STORAGE_STORE_NAME ? (char **)&sp->store
+		       : t.tag == SL_STORAGE_DEFAULT  ? (char **)&sp->name
+		       : t.tag == SL_STORAGE_ARG      ? (char **)&sp->arg
+						      : NULL;
+		if (!slot || *slot || !(*slot = tlv_strdup(&t)))
+			fatal_config("malformed storage store override in slice", "");
+	}
+	if (rc < 0 || !sp->store || !sp->name)
+		fatal_config("malformed storage store override in slice", "");
+	s->nspecs++;
+}
+
 static void sto_slice_read(const struct wrk_boot *b, struct sto_slice *s)
 {
 	struct rbuf r;
@@ -49,6 +80,7 @@ static void sto_slice_read(const struct wrk_boot *b, struct sto_slice *s)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+	s->nspecs = 1;	/* specs[0] is the default, filled after the walk */
 	s->scram_iter = SCRAM_ITERATIONS_DEFAULT;
 	snprintf(s->backend, sizeof(s->backend), "file");
 	rbuf_init(&r, b->slice.data, b->slice.len);
@@ -62,9 +94,17 @@ static void sto_slice_read(const struct wrk_boot *b, struct sto_slice *s)
 			fatal_config("bad storage backend name in slice", "");
 		else if (t.tag == SL_STORAGE_ARG)
 			sto_slice_arg(s, &t);
+		else if (t.tag == SL_STORAGE_CACHE && (s->cache_url || !(s->cache_url = tlv_strdup(&t))))
+			fatal_config("bad storage cache URL in slice", "");
+		else if (t.tag == SL_STORAGE_STORE)
+			sto_slice_store(s, &t);
 	}
 	if (rc < 0)
 		fatal_config("malformed storage slice", "");
+	s->specs[0].name = s->backend;
+	s->specs[0].arg = s->backend_arg;
+	for (size_t i = 0; i < s->nspecs; i++)
+		s->specs[i].cache_url = s->cache_url;
 	if (b->datadir[0] != '/')
 		fatal_config("storage needs an absolute datadir", "");
 }
@@ -91,7 +131,6 @@ int main(void)
 	struct ev_loop *loop;
 	struct storeq_server *srv;
 	struct sto_settings set = {0};
-	struct sto_be_spec spec = {0};
 	struct sto_slice sl;
 	struct wrk_boot b;
 	char url[PATH_MAX + 16], err[512];
@@ -103,10 +142,8 @@ int main(void)
 	set.vhosts = sl.vhosts;
 	set.nvhosts = sl.nvhosts;
 	set.scram_iter = sl.scram_iter;
-	spec.name = sl.backend;
-	spec.arg = sl.backend_arg;
-	set.specs = &spec;
-	set.nspecs = 1;
+	set.specs = sl.specs;
+	set.nspecs = sl.nspecs;
 	if (sto_env_open(&env, &set, err, sizeof(err)) < 0)
 		fatal("cannot open the storage backend", "backend=%s reason=\"%s\"", sl.backend,
 		      err);
@@ -125,6 +162,12 @@ int main(void)
 	for (size_t i = 0; i < sl.nvhosts; i++)
 		free(sl.vhost_names[i]);
 	free(sl.backend_arg);
+	free(sl.cache_url);
+	for (size_t i = 1; i < sl.nspecs; i++) {
+		free((char *)sl.specs[i].store);
+		free((char *)sl.specs[i].name);
+		free((char *)sl.specs[i].arg);
+	}
 	buf_free(&b.slice);
 	log_info("storage stopped", "");
 	return 0;

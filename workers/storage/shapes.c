@@ -63,6 +63,8 @@ int sto_req_decode_shape(struct sto_req *q, char *why, size_t whylen)
 	if (sto_req_str(q, STO_T_STORE, q->store, sizeof(q->store), 0) < 0 ||
 	    ((q->have & STO_F(STO_T_STORE)) && !sto_store_valid(q->store)))
 		bad = "store name must be 1..64 bytes of [a-z0-9_-]";
+	else if ((q->have & STO_F(STO_T_STORE)) && strcmp(q->store, STO_ACCOUNTS_STORE) == 0)
+		bad = "the accounts store is reserved for account operations";
 	else if (sto_req_str(q, STO_T_KEY, q->key, sizeof(q->key), 0) < 0)
 		bad = "key must be 1..3071 bytes without NUL";
 	else if (sto_req_str(q, STO_T_WITH, q->with, sizeof(q->with), 1) < 0)

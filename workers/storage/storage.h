@@ -36,6 +36,7 @@ struct sto_env {
 	uint8_t secret[STO_SECRET_LEN];	/* keys the fake salts of unknown users */
 	struct sto_file *file;
 	struct sto_backend *backend;	/* keyval/map/archive by default */
+	struct sto_backend *acct_be;	/* accounts, when not in the file backend (borrowed) */
 	struct sto_store_be *stores;	/* per-store overrides */
 	size_t nstores;
 	uint64_t bad_requests;	/* malformed sto bodies (answered STO_EINVAL) */
@@ -70,6 +71,17 @@ void sto_dispatch(struct sto_env *env, const uint8_t *req, size_t len, struct bu
 /* Answers one envelope (XE_STORE_REQ / XE_AUTH_REQ) with XE_STORE_REP / XE_AUTH_REP and the
  * same reqid and sid; anything malformed is counted and answered with an XE_ERROR envelope. */
 void sto_handle_envelope(struct sto_env *env, const uint8_t *req, size_t len, struct buf *reply);
+
+/* Where accounts live (acct_store.c): the file backend's account records, or the record
+ * text as a keyval value in store STO_ACCOUNTS_STORE of another backend (never cached). */
+#define STO_ACCOUNTS_STORE "accounts"
+int sto_acct_get(struct sto_env *env, size_t host, const char *name, struct sto_account *out,
+		 char *why, size_t whylen);
+int sto_acct_put(struct sto_env *env, size_t host, const char *name, const struct sto_account *a,
+		 int create_only, char *why, size_t whylen);
+int sto_acct_delete(struct sto_env *env, size_t host, const char *name, char *why, size_t whylen);
+int sto_acct_list(struct sto_env *env, size_t host, struct sto_names *out, char *why,
+		  size_t whylen);
 
 /* Account operations (accounts.c). user is the raw localpart (nodeprep'ed here), password
  * the raw password (SASLprep'ed here, never stored). Each returns an enum sto_status and
