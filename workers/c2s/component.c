@@ -66,11 +66,14 @@ static int comp_handshake(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	const char *name = env->components[c->comp].name;
 	/* a reconnecting component replaces its older connection on this worker; the router
 	 * replaces the route whichever worker held it */
-	for (struct c2s_conn *o = env->conns; o; o = o->next)
+	struct c2s_conn *o, *next;
+	for (o = env->conns; o; o = next) {
+		next = o->next;	/* a stream error may free o */
 		if (o != c && o->component && o->bound && !o->closing && o->comp == c->comp) {
 			log_info("component reconnected, replacing the old stream", "component=%s", name);
 			c2s_stream_error(o, "conflict");
 		}
+	}
 	c->authed = 1;
 	if (c2s_sess_bind_jid(c, name) < 0) {
 		c2s_stream_error(c, "internal-server-error");
