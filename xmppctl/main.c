@@ -13,11 +13,13 @@
  *   user list HOST              CMD "user"    ARG "list"     ARG "localhost"
  *   reload                      CMD "reload"
  *   stop                        CMD "stop"
+ *   storage migrate ...         not sent: runs xmppd-storage --migrate (xmppctl/migrate.c)
  * Reply: CTL_T_STATUS u32 (0 ok, 1 failed, 2 usage), optional CTL_T_TEXT (printed to stdout as
  * is, so it carries its own newlines) and optional CTL_T_ERROR (one line, printed to stderr as
  * "xmppctl: REASON"). Exit status: 0 ok, 1 failed or server unreachable, 2 usage. */
 #include "cmd.h"
 #include "ctl.h"
+#include "migrate.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +39,7 @@ static void xctl_usage(FILE *f)
 		   "  user list HOST\n"
 		   "  reload\n"
 		   "  stop\n"
+		   "  storage migrate --from SPEC --to SPEC --host HOST...   (server stopped)\n"
 		   "The default SOCKET is <dir of xmppctl>/../var/run/control.sock.\n");
 }
 
@@ -123,6 +126,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (optind < argc && strcmp(argv[optind], "storage") == 0)
+		return xctl_storage_main(argc - optind, argv + optind);
 	struct xctl_cmd cmd;
 	char err[256];
 	if (xctl_cmd_parse(argc - optind, argv + optind, &cmd, err, sizeof(err)) < 0) {

@@ -868,6 +868,65 @@ static void test_accounts(void **state)
 	assert_int_equal(kv_set(fx, "localhost", "accounts", "alice", "x"), STO_EINVAL);
 }
 
+/* file → PostgreSQL keeps every login and every item. fx is a PostgreSQL fixture. */
+static void test_migrate_file_to_pg(void **state)
+{
+	struct fixture *fx = *state, f;
+	struct buf rep;
+	struct tlv t;
+	char v[256], salt_before[64], from[100], to[700];
+	size_t salt_len;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.dir, sizeof(f.dir), "/tmp/test_sto_mig.XXXXXX");
+	assert_non_null(mkdtemp(f.dir));
+	f.spec.name = "file";
+	open_env(&f);
+	assert_int_equal(acct_call(&f, STO_OP_ACCOUNT_CREATE, "alice", "pw", &rep), STO_OK);
+	buf_free(&rep);
+	assert_int_equal(acct_call(&f, STO_OP_SCRAM_PARAMS, "alice", NULL, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_SALT, &t), 1);
+	memcpy(salt_before, t.val, t.len);
+	salt_len = t.len;
+	buf_free(&rep);
+	assert_int_equal(kv_set(&f, "localhost", "roster", "alice", "<query/>"), STO_OK);
+	assert_int_equal(kv_set(&f, "localhost", "roster", "", "host"), STO_OK);
+	assert_int_equal(kv_set(&f, "example.org", "vcard", "zed", "<vCard/>"), STO_OK);
+	assert_int_equal(map_set(&f, "alice", "storage:bookmarks", "<b/>"), STO_OK);
+	append_history(&f, "alice");
+	sto_env_close(&f.env);
+
+	snprintf(from, sizeof(from), "file:%s", f.dir);
+	snprintf(to, sizeof(to), "postgresql:%s", fx->spec.arg);
+	char *argv[] = {"xmppd-storage", "--migrate", from, to, "--host", "localhost", "--host",
+			"example.org", NULL};
+	assert_int_equal(sto_migrate_main(8, argv), 0);
+	/* twice: a rerun copies nothing twice */
+	assert_int_equal(sto_migrate_main(8, argv), 0);
+
+	assert_int_equal(acct_call(fx, STO_OP_SCRAM_PARAMS, "alice", NULL, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_SALT, &t), 1);
+	assert_int_equal(t.len, salt_len);
+	assert_memory_equal(t.val, salt_before, salt_len);
+	buf_free(&rep);
+	assert_int_equal(kv_get(fx, "localhost", "roster", "alice", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "<query/>");
+	assert_int_equal(kv_get(fx, "localhost", "roster", "", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "host");
+	assert_int_equal(kv_get(fx, "example.org", "vcard", "zed", v, sizeof(v)), STO_OK);
+	assert_int_equal(map_get(fx, "localhost", "alice", "storage:bookmarks", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "<b/>");
+	check_queries(fx, "alice");
+	struct aq all = {"all", 0, 0, NULL, NULL, NULL, NULL, -1, 0, 1, STO_OK, "", 1, HIST};
+	uint32_t c, tot;
+	assert_int_equal(run_query(fx, "alice", &all, &rep), STO_OK);
+	items_of(&rep, v, sizeof(v), &c, &tot);
+	assert_int_equal(tot, HIST);
+	buf_free(&rep);
+	snprintf(v, sizeof(v), "rm -rf '%s'", f.dir);
+	assert_int_equal(system(v), 0);
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -887,6 +946,7 @@ int main(void)
 	const struct CMUnitTest pg[] = {
 		SUITE(setup_pg),
 		cmocka_unit_test_setup_teardown(test_persists, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_file_to_pg, setup_pg, teardown),
 	};
 	const struct CMUnitTest redis[] = {
 		SUITE(setup_memory_redis),

@@ -125,7 +125,7 @@ static void sto_on_stop(void *arg)
 	ev_break(arg, EVBREAK_ALL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static struct sto_env env;	/* the one mutable state of this process */
 	struct ev_loop *loop;
@@ -135,6 +135,9 @@ int main(void)
 	struct wrk_boot b;
 	char url[PATH_MAX + 16], err[512];
 
+	/* The one-shot migration tool: run by an administrator, not by the supervisor. */
+	if (argc > 1 && strcmp(argv[1], "--migrate") == 0)
+		return sto_migrate_main(argc, argv);
 	wrk_boot_read(&b);
 	sto_slice_read(&b, &sl);
 	wrk_sandbox(&b);

@@ -83,6 +83,11 @@ int sto_acct_delete(struct sto_env *env, size_t host, const char *name, char *wh
 int sto_acct_list(struct sto_env *env, size_t host, struct sto_names *out, char *why,
 		  size_t whylen);
 
+/* xmppd-storage --migrate FROM TO --host H...: copies every account and item (migrate.c);
+ * the process exit status. */
+#define MAX_MIGRATE_HOSTS 256
+int sto_migrate_main(int argc, char **argv);
+
 /* Account operations (accounts.c). user is the raw localpart (nodeprep'ed here), password
  * the raw password (SASLprep'ed here, never stored). Each returns an enum sto_status and
  * leaves a reason in why (never a secret). */
