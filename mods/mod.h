@@ -52,6 +52,7 @@ struct mod_sto_req {
 	uint32_t limit;
 	int has_limit;
 	int reverse;
+	int total;			/* ARCH_FIND: also count the matches */
 };
 
 struct mod_sto_reply {
@@ -71,6 +72,8 @@ struct mod_api {
 	int (*send)(struct mod_host *h, const struct xnode *stanza);
 	int (*reply)(struct mod_event *ev, struct xnode *payload_take);	/* IQ result, payload may be NULL */
 	int (*error)(struct mod_event *ev, const char *type, const char *cond);
+	/* an error for a stanza kept past its event: from and to are its own, swapped */
+	int (*bounce)(const struct xnode *orig, const char *type, const char *cond);
 	/* disco (XEP-0030) */
 	int (*add_feature)(struct mod_host *h, const char *var);
 	int (*add_identity)(struct mod_host *h, const char *category, const char *type, const char *name);

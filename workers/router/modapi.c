@@ -53,6 +53,11 @@ static int api_error(struct mod_event *ev, const char *type, const char *cond)
 	return rtr_error_reply(ev->stanza, ev->to, ev->from, type, cond);
 }
 
+static int api_bounce(const struct xnode *orig, const char *type, const char *cond)
+{
+	return rtr_error_reply(orig, xnode_attr(orig, "to"), xnode_attr(orig, "from"), type, cond);
+}
+
 static int api_add_feature(struct mod_host *h, const char *var)
 {
 	for (size_t i = 0; i < h->nfeatures; i++)
@@ -199,6 +204,7 @@ const struct mod_api rtr_mod_api = {
 	.send = api_send,
 	.reply = api_reply,
 	.error = api_error,
+	.bounce = api_bounce,
 	.add_feature = api_add_feature,
 	.add_identity = api_add_identity,
 	.each_feature = api_each_feature,

@@ -37,6 +37,8 @@ static int build(struct buf *body, const struct mod_host *h, const struct mod_st
 		rc |= tlv_put_u32(body, STO_T_LIMIT, q->limit);
 	if (q->reverse)
 		rc |= tlv_put_u32(body, STO_T_REVERSE, 1);
+	if (q->total)
+		rc |= tlv_put_u32(body, STO_T_TOTAL, 1);
 	return rc;
 }
 
