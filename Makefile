@@ -110,20 +110,26 @@ deps:
 	@sh tools/deps.sh
 
 # PostgreSQL and Redis for the storage tests run only for the length of the check.
+# The web client (Converse.js from the npm registry, pinned and hash-checked) and the browser
+# test's driver: fetched once into build/, offline afterwards; not part of `all`.
+web:
+	@sh tools/webclient.sh
+
 check: deps
 	$(MAKE) all tests
+	$(MAKE) web
 	@sh tools/services.sh start
 	@trap 'sh tools/services.sh stop' EXIT; set -e; \
 	  $(MAKE) unit; $(MAKE) asan; $(MAKE) integration
 
 CONFIG ?= etc/xmppd.conf
-run: deps all
+run: deps all web
 	@sh tools/mkcert.sh var/certs localhost
 	$(BUILD)/xmppd -f $(CONFIG)
 
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all tests unit integration asan fuzz deps check run clean
+.PHONY: all tests unit integration asan fuzz deps check run clean web
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

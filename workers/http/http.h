@@ -147,6 +147,7 @@ struct http_conn {
 	char ip[48];			/* client address after trusted X-Forwarded-For */
 	int listener;			/* index into env->listeners */
 	double req_started;		/* when the first byte of the current request came, 0 = idle */
+	double body_from;		/* when its head was complete and the body began, 0 = not yet */
 	unsigned requests;
 	unsigned closing : 1, wr_shut : 1, ws_close_sent : 1, ws_ping_out : 1, ws_opened : 1, in_cb : 1, dead : 1;
 	/* WebSocket state */

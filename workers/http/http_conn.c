@@ -101,15 +101,18 @@ static void conn_requests(struct http_conn *c)
 			http_conn_close_after_flush(c);
 			return;
 		}
-		if (c->in.len - r.head_len < r.content_length)
+		if (c->in.len - r.head_len < r.content_length) {
+			if (!c->body_from)
+				c->body_from = ev_now(env->loop);
 			return;	/* the body is still coming */
+		}
 		http_client_ip(c, &r);
 		http_route(c, &r, c->in.data + r.head_len, (size_t)r.content_length);
 		c->requests++;
 		if (c->mode == HTTP_MODE_HTTP && !r.keep_alive)
 			http_conn_close_after_flush(c);
 		buf_consume(&c->in, r.head_len + (size_t)r.content_length);
-		c->req_started = 0;
+		c->req_started = c->body_from = 0;
 		if (c->mode == HTTP_MODE_WS && c->in.len > 0)
 			http_ws_input(c);	/* frames that came right behind the upgrade */
 	}
@@ -153,9 +156,11 @@ static void conn_arm(struct http_conn *c)
 	if (c->closing || c->mode != HTTP_MODE_HTTP)
 		return;
 	if (c->in.len > 0 && c->req_started) {
-		double left = c->req_started + HTTP_HEAD_TIMEOUT + HTTP_BODY_TIMEOUT - ev_now(env->loop);
-		if (!ev_is_active(&c->timer) || left < ev_timer_remaining(env->loop, &c->timer))
-			timer_set(c, left > 0 ? left : 0.001);
+		/* the head within HTTP_HEAD_TIMEOUT of its first byte, the body within HTTP_BODY_TIMEOUT
+		 * of the head: a slow sender cannot hold a connection by trickling bytes */
+		double left = (c->body_from ? c->body_from + HTTP_BODY_TIMEOUT : c->req_started + HTTP_HEAD_TIMEOUT) -
+			      ev_now(env->loop);
+		timer_set(c, left > 0 ? left : 0.001);
 	} else {
 		timer_set(c, HTTP_IDLE_TIMEOUT);
 	}

@@ -108,9 +108,12 @@ static int parse_target(const char *p, size_t n, struct http_req *req)
 		return req->method == HTTP_M_OPTIONS ? 0 : -400;
 	const char *path = p;
 	size_t plen = n;
-	if (n > 8 && (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0)) {
-		const char *a = memchr(p, ':', n) + 3;
-		const char *slash = memchr(a, '/', n - (size_t)(a - p));
+	size_t scheme = n > 7 && strncasecmp(p, "http://", 7) == 0	  ? 7
+			: n > 8 && strncasecmp(p, "https://", 8) == 0 ? 8
+								     : 0;
+	if (scheme) {
+		const char *a = p + scheme;
+		const char *slash = memchr(a, '/', n - scheme);
 		if (slash == a)
 			return -400;	/* empty authority */
 		path = slash ? slash : "/";

@@ -1,0 +1,177 @@
+"""Raw HTTP/1.1 and WebSocket clients over plain sockets for the http worker's tests: they send
+exactly the bytes a test names and parse exactly what comes back, so every error is visible."""
+import base64
+import hashlib
+import os
+import socket
+import ssl
+import struct
+import time
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def connect(port, tls=False, sni="localhost", source=None, timeout=5.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+        s = ctx.wrap_socket(s, server_hostname=sni)
+    return s
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, raw_head):
+        self.status, self.reason, self.headers, self.body, self.raw_head = status, reason, headers, body, raw_head
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"<{self.status} {self.reason} {self.headers} {self.body[:200]!r}>"
+
+
+class Conn:
+    """One connection; read_response() parses one response off the stream (Content-Length framed)."""
+
+    def __init__(self, port, **kw):
+        self.sock = connect(port, **kw)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+        d = self.sock.recv(65536)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def read_response(self, timeout=5.0, head_only=False):
+        deadline = time.monotonic() + timeout
+        while b"\r\n\r\n" not in self.buf:
+            self._fill(deadline)
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        version, status, reason = lines[0].split(" ", 2)
+        assert version == "HTTP/1.1", lines[0]
+        headers = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            assert k.lower() not in headers, f"duplicate header {k}"
+            headers[k.lower()] = v.strip()
+        n = 0 if head_only or int(status) in (101, 204, 304) else int(headers.get("content-length", "0"))
+        while len(self.buf) < n:
+            self._fill(deadline)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return Response(int(status), reason, headers, body, head)
+
+    def closed(self, timeout=3.0):
+        """True when the server closes (EOF or reset) within timeout, after any leftover bytes."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self._fill(deadline)
+        except (EOFError, ConnectionResetError):
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+        return False
+
+    def close(self):
+        self.sock.close()
+
+
+def request(port, raw, head_only=False, **kw):
+    c = Conn(port, **kw)
+    try:
+        c.send(raw)
+        return c.read_response(head_only=head_only)
+    finally:
+        c.close()
+
+
+def get(port, path, host="localhost", extra="", **kw):
+    return request(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n".encode(), **kw)
+
+
+# ---- WebSocket ----
+
+def ws_key():
+    return base64.b64encode(os.urandom(16)).decode()
+
+
+def ws_accept(key):
+    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+
+
+def ws_request(key, path="/xmpp-websocket", host="localhost", protocol="xmpp", version="13", extra=""):
+    proto = f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol is not None else ""
+    return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n{proto}{extra}\r\n").encode()
+
+
+def frame(opcode, payload=b"", fin=True, mask=True, rsv=0, length=None):
+    """A client frame; length overrides the encoded payload length (for lying headers)."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head = struct.pack("!BB", b0, mbit | n)
+    elif n <= 0xFFFF:
+        head = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, mbit | 127, n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+class WS(Conn):
+    """A WebSocket client connection after a successful xmpp handshake."""
+
+    def __init__(self, port, **kw):
+        super().__init__(port, **kw)
+        key = ws_key()
+        self.send(ws_request(key))
+        self.handshake = self.read_response()
+        assert self.handshake.status == 101, self.handshake
+        assert self.handshake.header("sec-websocket-accept") == ws_accept(key)
+
+    def read_frame(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < 2:
+            self._fill(deadline)
+        b0, b1 = self.buf[0], self.buf[1]
+        assert not (b1 & 0x80), "server frames are never masked"
+        n, off = b1 & 0x7F, 2
+        if n == 126:
+            while len(self.buf) < 4:
+                self._fill(deadline)
+            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            while len(self.buf) < 10:
+                self._fill(deadline)
+            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        while len(self.buf) < off + n:
+            self._fill(deadline)
+        payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
+        return b0 & 0x0F, bool(b0 & 0x80), payload
+
+    def read_close(self, timeout=5.0):
+        """Reads frames until a close; returns (code or None, reason, texts seen before it)."""
+        texts = []
+        while True:
+            op, fin, p = self.read_frame(timeout)
+            if op == 8:
+                code = struct.unpack("!H", p[:2])[0] if len(p) >= 2 else None
+                return code, p[2:].decode("utf-8", "replace"), texts
+            if op == 1:
+                texts.append(p.decode())
