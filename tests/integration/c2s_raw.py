@@ -106,7 +106,7 @@ class Raw:
         self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
         self.expect(r"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
         self.sock = tls_context(alpn).wrap_socket(self.sock, server_hostname=sni)
-        return self.open()
+        return self.open(to=sni)
 
     def sasl_result(self, timeout=10.0):
         m = self.expect(r"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'(/>|>([^<]*)</success>)"

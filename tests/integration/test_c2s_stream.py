@@ -237,3 +237,40 @@ def test_system_shutdown():
         r.stream_error("system-shutdown")
     finally:
         s.cleanup()
+
+
+def _cert_cn(sock):
+    import tempfile
+    der = sock.getpeercert(binary_form=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as f:
+        f.write(ssl.DER_cert_to_PEM_cert(der))
+    info = ssl._ssl._test_decode_cert(f.name)
+    return dict(x[0] for x in info["subject"])["commonName"]
+
+
+def test_sni_picks_the_vhost_certificate():
+    from harness import make_cert
+    tls_port = free_port()
+    s = Server(extra=f"""
+listen c2s-tls "127.0.0.1:{tls_port}"
+vhost "other.localhost" {{
+    cert "../var/certs/other.localhost.pem"
+    key  "../var/certs/other.localhost.key"
+}}
+""")
+    make_cert(s.certs, "other.localhost")
+    try:
+        s.start()
+        for name in ("localhost", "other.localhost"):
+            r = Raw(tls_port, direct_tls=True, sni=name)
+            assert _cert_cn(r.sock) == name
+            feats = r.open(to=name).group(0)
+            assert f"from='{name}'" in feats
+            r.close()
+            r = Raw(s.c2s_port)
+            r.open(to=name)
+            r.starttls(sni=name)
+            assert _cert_cn(r.sock) == name
+            r.close()
+    finally:
+        s.cleanup()
