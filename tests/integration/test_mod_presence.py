@@ -154,10 +154,9 @@ def test_unavailable_when_c2s_worker_dies(ps):
             await b.close()
         else:
             pytest.skip("every connection landed on one c2s worker")
-        await a.next_presence("available")
+        await pres_from(a, f"bob@{DOMAIN}/w{attempt}", "available")
         os.kill(socket_owner(ps, b), signal.SIGKILL)
-        p = await a.next_presence("unavailable", timeout=10)
-        assert str(p["from"]) == f"bob@{DOMAIN}/w{attempt}"
+        await pres_from(a, f"bob@{DOMAIN}/w{attempt}", "unavailable", timeout=10)
         await a.close()
 
     run(scenario())

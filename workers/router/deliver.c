@@ -333,8 +333,14 @@ static void process_slow(struct rtr_stanza *st)
 		st->origin->link->bad_envelopes++;
 		return;
 	}
+	if (!st->to[0] && st->m->stype == XE_ST_IQ) {
+		/* an IQ without 'to' is for the sender's own account (RFC 6120 §10.3.3) */
+		free(st->to);
+		if (!(st->to = strndup(own, own_blen)) || jid_split(st->to, own_blen, &st->tp) < 0)
+			return;
+	}
 	if (!st->to[0] || !st->tp.node) {
-		st->dest = !st->to[0] && st->m->stype == XE_ST_IQ ? "self" : "host";
+		st->dest = "host";
 		to_self_or_host(st);
 		return;
 	}
