@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -927,6 +928,27 @@ static void test_migrate_file_to_pg(void **state)
 	assert_int_equal(system(v), 0);
 }
 
+/* On start the file backend cuts torn index tails off, so the index is clean again. */
+static void test_file_recovery_at_start(void **state)
+{
+	struct fixture *fx = *state;
+	char path[256];
+	struct stat st;
+	off_t clean;
+	static const uint8_t torn[] = {0x58, 0x41, 0x49, 0x31, 0, 0, 1, 0, 9, 9};
+
+	append_history(fx, "alice");
+	snprintf(path, sizeof(path), "%s/localhost/archive/archive/alice/index", fx->dir);
+	assert_int_equal(stat(path, &st), 0);
+	clean = st.st_size;
+	append_garbage(path, torn, sizeof(torn));
+	sto_env_close(&fx->env);
+	open_env(fx);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, clean);
+	check_queries(fx, "alice");
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -942,6 +964,7 @@ int main(void)
 		SUITE(setup_file),
 		cmocka_unit_test_setup_teardown(test_persists, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_file_torn_append, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_file_recovery_at_start, setup_file, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 		SUITE(setup_pg),

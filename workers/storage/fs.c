@@ -439,6 +439,15 @@ struct sto_backend *sto_fs_open(const char *datadir, const char *const *hosts, s
 		}
 	}
 	close(dfd);
+	for (size_t i = 0; i < nhosts; i++) {
+		size_t repaired = 0;
+		if (fs_arch_recover(f->hostfd[i], hosts[i], &repaired) < 0) {
+			snprintf(err, errlen, "cannot read %s/%s/archive: %s", datadir, hosts[i],
+				 strerror(errno));
+			fs_close(&f->base);
+			return NULL;
+		}
+	}
 	return &f->base;
 fail:
 	if (dfd >= 0)

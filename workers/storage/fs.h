@@ -18,6 +18,10 @@ int fs_name(const char *s, char *out, size_t cap);
 /* Lists the entries of dirfd that are not hidden (no leading '.'). */
 int fs_list(int dirfd, struct sto_names *out);
 
+/* Start-up check of every archive index of a host: torn tails are cut off (counted in
+ * repaired) and unreadable archives reported. -1 when the archive directory is unreadable. */
+int fs_arch_recover(int hostfd, const char *host, size_t *repaired);
+
 int fs_arch_append(struct sto_backend *b, const struct sto_where *w, const char *id,
 		   uint64_t when, const char *with, const uint8_t *v, size_t n, char *why);
 int fs_arch_meta(struct sto_backend *b, const struct sto_where *w, struct sto_meta_list *out,

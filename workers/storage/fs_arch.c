@@ -314,3 +314,66 @@ int fs_arch_remove(struct sto_backend *b, const struct sto_where *w, const uint6
 	close(dfd);
 	return rc;
 }
+
+/* Start-up recovery of one archive: a torn tail left by a crash is cut off (and reported). */
+static void arc_recover_one(int udfd, const char *where, size_t *repaired)
+{
+	struct sto_meta_list l = {0};
+	struct stat st;
+	off_t valid;
+	int fd = openat(udfd, "index", O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX) == 0 && arc_load(fd, &l, where, &valid) == 0 && fstat(fd, &st) == 0 &&
+	    valid < st.st_size) {
+		if (ftruncate(fd, valid) == 0 && fdatasync(fd) == 0) {
+			log_warn("archive index: torn tail cut off at start", "archive=%s bytes=%lld",
+				 where, (long long)(st.st_size - valid));
+			(*repaired)++;
+		} else {
+			log_err("archive index: cannot cut off a torn tail", "archive=%s err=\"%s\"",
+				where, strerror(errno));
+		}
+	}
+	sto_meta_free(&l);
+	close(fd);
+}
+
+/* Walks <host>/archive/<store>/<user>/index; unreadable directories are reported. */
+int fs_arch_recover(int hostfd, const char *host, size_t *repaired)
+{
+	struct sto_names stores = {0};
+	int afd = openat(hostfd, "archive", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (afd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fs_list(afd, &stores) < 0) {
+		close(afd);
+		return -1;
+	}
+	for (size_t i = 0; i < stores.n; i++) {
+		struct sto_names users = {0};
+		int sfd = openat(afd, stores.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sfd < 0 || fs_list(sfd, &users) < 0)
+			log_err("archive store unreadable at start", "host=%s store=%s", host,
+				stores.v[i]);
+		for (size_t u = 0; sfd >= 0 && u < users.n; u++) {
+			char where[512];
+			int ufd = openat(sfd, users.v[u], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			snprintf(where, sizeof(where), "%s/%s/%s", host, stores.v[i], users.v[u]);
+			if (ufd < 0) {
+				log_err("archive unreadable at start", "archive=%s", where);
+				continue;
+			}
+			arc_recover_one(ufd, where, repaired);
+			close(ufd);
+		}
+		sto_names_free(&users);
+		if (sfd >= 0)
+			close(sfd);
+	}
+	sto_names_free(&stores);
+	close(afd);
+	return 0;
+}
