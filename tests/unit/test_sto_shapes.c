@@ -653,7 +653,7 @@ static void test_cross_check(void **state)
 	for (unsigned i = 0; i < 200; i++) {
 		char id[16], with[32];
 		seed = seed * 1103515245u + 12345u;
-		snprintf(id, sizeof(id), "x%u", i);
+		snprintf(id, sizeof(id), i == 100 ? "x\"1\\,{}" : "x%u", i);
 		snprintf(with, sizeof(with), "p%u@localhost", (seed >> 16) % 5);
 		for (int k = 0; k < 2; k++) {
 			struct buf b;
@@ -693,6 +693,10 @@ static void test_cross_check(void **state)
 					assert_int_equal(tlv_put_u32(&b, STO_T_REVERSE, 1), 0);
 				if (seed & 128)
 					assert_int_equal(tlv_put_u32(&b, STO_T_TOTAL, 1), 0);
+				if (seed & 256) {
+					assert_int_equal(tlv_put_str(&b, STO_T_ID, a), 0);
+					assert_int_equal(tlv_put_str(&b, STO_T_ID, "x\"1\\,{}"), 0);
+				}
 			}
 			st[k] = send_req(both[k], &b, &rep[k]);
 		}

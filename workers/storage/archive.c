@@ -75,26 +75,42 @@ missing:
 	return STO_ENOTFOUND;
 }
 
-static int sto_put_item(struct sto_backend *b, const struct sto_where *w, const struct sto_meta *m,
-			struct buf *out, char *why)
+int sto_put_item_raw(struct buf *out, const char *id, uint64_t when, const char *with,
+		     const uint8_t *v, size_t n)
 {
-	struct buf item, val;
+	struct buf item;
 	int rc;
 
 	buf_init(&item);
+	rc = tlv_put_str(&item, STO_T_ID, id) < 0 || tlv_put_u64(&item, STO_T_WHEN, when) < 0 ||
+	     tlv_put_str(&item, STO_T_WITH, with) < 0 || tlv_put(&item, STO_T_VALUE, v, n) < 0 ||
+	     tlv_put(out, STO_T_ITEM, item.data, item.len) < 0 ? -1 : 0;
+	buf_free(&item);
+	return rc;
+}
+
+static int sto_put_item(struct sto_backend *b, const struct sto_where *w, const struct sto_meta *m,
+			struct buf *out, char *why)
+{
+	struct buf val;
+	int rc;
+
 	buf_init(&val);
 	rc = b->ops->arch_value(b, w, m->ref, &val, why);
-	if (rc == STO_OK &&
-	    (tlv_put_str(&item, STO_T_ID, m->id) < 0 || tlv_put_u64(&item, STO_T_WHEN, m->when) < 0 ||
-	     tlv_put_str(&item, STO_T_WITH, m->with) < 0 ||
-	     tlv_put(&item, STO_T_VALUE, val.data, val.len) < 0 ||
-	     tlv_put(out, STO_T_ITEM, item.data, item.len) < 0)) {
+	if (rc == STO_OK && sto_put_item_raw(out, m->id, m->when, m->with, val.data, val.len) < 0) {
 		sto_whyf(why, "out of memory");
 		rc = STO_EIO;
 	}
-	buf_free(&item);
 	buf_free(&val);
 	return rc;
+}
+
+int sto_backend_find(struct sto_backend *b, const struct sto_where *w, const struct sto_query *q,
+		     size_t reply_max, struct buf *out, char *why)
+{
+	if (b->ops->arch_find)
+		return b->ops->arch_find(b, w, q, reply_max, out, why);
+	return sto_arch_find(b, w, q, reply_max, out, why);
 }
 
 int sto_arch_find(struct sto_backend *b, const struct sto_where *w, const struct sto_query *q,

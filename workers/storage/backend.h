@@ -95,6 +95,9 @@ struct sto_backend_ops {
 	/* The keys of one user's map. */
 	int (*map_keys)(struct sto_backend *b, const struct sto_where *w, struct sto_names *out,
 			char *why);
+	/* Optional: a find evaluated by the database itself; NULL = sto_arch_find. */
+	int (*arch_find)(struct sto_backend *b, const struct sto_where *w,
+			 const struct sto_query *q, size_t reply_max, struct buf *out, char *why);
 };
 enum sto_shape { STO_SHAPE_KV, STO_SHAPE_MAP, STO_SHAPE_ARCH };
 
@@ -122,6 +125,12 @@ struct sto_backend *sto_backend_uncached(struct sto_backend *b);
  * ipc/sto.h, appended to out. */
 int sto_arch_find(struct sto_backend *b, const struct sto_where *w, const struct sto_query *q,
 		  size_t reply_max, struct buf *out, char *why);
+/* The backend's own find when it has one, else sto_arch_find. */
+int sto_backend_find(struct sto_backend *b, const struct sto_where *w, const struct sto_query *q,
+		     size_t reply_max, struct buf *out, char *why);
+/* Appends one ITEM {ID WHEN WITH VALUE}; -1 out of memory. */
+int sto_put_item_raw(struct buf *out, const char *id, uint64_t when, const char *with,
+		     const uint8_t *v, size_t n);
 int sto_arch_get(struct sto_backend *b, const struct sto_where *w, const char *id,
 		 struct buf *out, char *why);
 int sto_arch_delete(struct sto_backend *b, const struct sto_where *w, const struct sto_query *q,

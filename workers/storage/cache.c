@@ -387,6 +387,12 @@ CACHE_PASS(shape_users, (struct sto_backend * b, const struct sto_where *w, int 
 CACHE_PASS(map_keys, (struct sto_backend * b, const struct sto_where *w, struct sto_names *o,
 		      char *why), (in, w, o, why))
 
+static int cache_arch_find(struct sto_backend *b, const struct sto_where *w,
+			   const struct sto_query *q, size_t reply_max, struct buf *out, char *why)
+{
+	return sto_backend_find(((struct cache_backend *)b)->inner, w, q, reply_max, out, why);
+}
+
 static void cache_close(struct sto_backend *b)
 {
 	struct cache_backend *c = (struct cache_backend *)b;
@@ -416,6 +422,7 @@ static const struct sto_backend_ops cache_ops = {
 	.stores = cache_stores,
 	.shape_users = cache_shape_users,
 	.map_keys = cache_map_keys,
+	.arch_find = cache_arch_find,
 };
 
 struct sto_backend *sto_backend_uncached(struct sto_backend *b)

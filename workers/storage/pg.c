@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "sto.h"
+#include "tlv.h"
 #include "xlimits.h"
 
 #define PG_STATEMENT_TIMEOUT_MS (STORE_TIMEOUT_MS - 1000)	/* the router gives up at 5 s */
@@ -52,7 +53,7 @@ enum pg_stmt {
 	PG_KV_GET, PG_KV_SET, PG_KV_DEL, PG_KV_USERS, PG_MAP_GET, PG_MAP_SET, PG_MAP_DEL,
 	PG_MAP_ALL, PG_MAP_DEL_ALL, PG_ARCH_ADD, PG_ARCH_META, PG_ARCH_VALUE, PG_ARCH_DEL,
 	PG_STORES_KV, PG_STORES_MAP, PG_STORES_ARCH, PG_USERS_MAP, PG_USERS_ARCH, PG_MAP_KEYS,
-	PG_NSTMT
+	PG_ARCH_SID, PG_NSTMT
 };
 static const struct {
 	const char *sql;
@@ -86,6 +87,8 @@ static const struct {
 	[PG_USERS_MAP] = {"SELECT DISTINCT username FROM xmppd_map WHERE host=$1 AND store=$2", 2},
 	[PG_USERS_ARCH] = {"SELECT DISTINCT username FROM xmppd_archive WHERE host=$1 AND store=$2", 2},
 	[PG_MAP_KEYS] = {"SELECT key FROM xmppd_map WHERE host=$1 AND store=$2 AND username=$3", 3},
+	[PG_ARCH_SID] = {"SELECT sort_id FROM xmppd_archive WHERE host=$1 AND store=$2 AND"
+			 " username=$3 AND id=$4", 4},
 };
 
 static uint64_t pg_now_ms(void)
@@ -457,6 +460,180 @@ static int pg_arch_remove(struct sto_backend *b, const struct sto_where *w, cons
 	return rc;
 }
 
+/* find in SQL ------------------------------------------------------------------------ */
+
+#define PG_FIND_PARAMS 8
+/* An ITEM takes at least 38 bytes: no reply can hold more rows than this. */
+#define PG_FIND_ROWS_MAX (XE_MAX_BODY / 38u + 2u)
+
+struct pg_find {
+	char where[640];	/* the conditions after host/store/user */
+	char sql[1024];
+	const char *vals[PG_FIND_PARAMS];
+	char nums[PG_FIND_PARAMS][24];
+	struct buf ids;		/* the text[] literal of IDS */
+	int n;
+};
+
+/* Appends " AND <lhs>$<n><cast>" with val as parameter n. */
+static void pg_find_cond(struct pg_find *f, const char *lhs, const char *cast, const char *val)
+{
+	size_t len = strlen(f->where);
+	f->vals[f->n] = val;
+	f->n++;
+	snprintf(f->where + len, sizeof(f->where) - len, " AND %s$%d%s", lhs, f->n, cast);
+}
+
+static const char *pg_find_num(struct pg_find *f, uint64_t v)
+{
+	snprintf(f->nums[f->n], sizeof(f->nums[f->n]), "%lld", (long long)v);
+	return f->nums[f->n];
+}
+
+/* {"a","b\"c"}: every element quoted, '"' and '\' escaped. */
+static int pg_text_array(struct buf *b, const char *const *v, size_t n)
+{
+	if (buf_put_u8(b, '{') < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if ((i && buf_put_u8(b, ',') < 0) || buf_put_u8(b, '"') < 0)
+			return -1;
+		for (const char *c = v[i]; *c; c++)
+			if (((*c == '"' || *c == '\\') && buf_put_u8(b, '\\') < 0) ||
+			    buf_put_u8(b, (uint8_t)*c) < 0)
+				return -1;
+		if (buf_put_u8(b, '"') < 0)
+			return -1;
+	}
+	return buf_put(b, "}", 2);	/* with the NUL */
+}
+
+/* The sort_id of an id, as text in out; STO_ENOTFOUND when there is none. */
+static int pg_find_sid(struct pg_backend *p, const struct sto_where *w, const char *id,
+		       char *out, size_t cap, char *why)
+{
+	const char *v[] = {pg_host(p, w), w->store, w->user, id};
+	int rc;
+	PGresult *r = pg_run(p, PG_ARCH_SID, v, NULL, 1, &rc, why);
+	if (!r)
+		return rc;
+	if (PQntuples(r) == 1)
+		snprintf(out, cap, "%lld", (long long)pg_u64(r, 0, 0));
+	else
+		rc = STO_ENOTFOUND;
+	PQclear(r);
+	if (rc == STO_ENOTFOUND)
+		sto_whyf(why, "no archive item with the id given in before/after");
+	return rc;
+}
+
+/* The WHERE clause of q into f (after host/store/user as $1..$3). */
+static int pg_find_where(struct pg_backend *p, const struct sto_where *w,
+			 const struct sto_query *q, struct pg_find *f, char *after, char *before,
+			 char *why)
+{
+	int rc = STO_OK;
+	f->vals[0] = pg_host(p, w);
+	f->vals[1] = w->store;
+	f->vals[2] = w->user;
+	f->n = 3;
+	if (q->have & STO_Q_START)
+		pg_find_cond(f, "at >= ", "::bigint", pg_find_num(f, q->start));
+	if (q->have & STO_Q_END)
+		pg_find_cond(f, "at <= ", "::bigint", pg_find_num(f, q->end));
+	if (q->have & STO_Q_WITH)
+		pg_find_cond(f, "with_jid = ", "", q->with);
+	if ((q->have & STO_Q_AFTER) &&
+	    (rc = pg_find_sid(p, w, q->after, after, 24, why)) == STO_OK)
+		pg_find_cond(f, "sort_id > ", "::bigint", after);
+	if (rc == STO_OK && (q->have & STO_Q_BEFORE) &&
+	    (rc = pg_find_sid(p, w, q->before, before, 24, why)) == STO_OK)
+		pg_find_cond(f, "sort_id < ", "::bigint", before);
+	if (rc == STO_OK && (q->have & STO_Q_IDS)) {
+		if (pg_text_array(&f->ids, q->ids, q->nids) < 0) {
+			sto_whyf(why, "out of memory");
+			return STO_EIO;
+		}
+		pg_find_cond(f, "id = ANY(", "::text[])", (const char *)f->ids.data);
+	}
+	return rc;
+}
+
+static PGresult *pg_find_exec(struct pg_backend *p, struct pg_find *f, int *rc, char *why)
+{
+	PGresult *r = PQexecParams(p->conn, f->sql, f->n, NULL, f->vals, NULL, NULL, 1);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		*rc = STO_OK;
+		return r;
+	}
+	sto_whyf(why, "postgresql: %s", PQerrorMessage(p->conn));
+	why[strcspn(why, "\n")] = 0;
+	*rc = PQstatus(p->conn) == CONNECTION_OK ? STO_EIO : STO_EUNAVAIL;
+	PQclear(r);
+	return NULL;
+}
+
+static int pg_arch_find(struct sto_backend *b, const struct sto_where *w,
+			const struct sto_query *q, size_t reply_max, struct buf *out, char *why)
+{
+	struct pg_backend *p = (struct pg_backend *)b;
+	struct pg_find f;
+	char after[24], before[24];
+	PGresult *r = NULL;
+	uint64_t total = 0;
+	int rc, rows;
+
+	memset(&f, 0, sizeof(f));
+	buf_init(&f.ids);
+	if (pg_ready(p, why) < 0)
+		return STO_EUNAVAIL;
+	rc = pg_find_where(p, w, q, &f, after, before, why);
+	snprintf(f.sql, sizeof(f.sql), "SELECT count(*) FROM xmppd_archive WHERE host=$1 AND"
+		 " store=$2 AND username=$3%s", f.where);
+	if (rc == STO_OK && q->total && (r = pg_find_exec(p, &f, &rc, why))) {
+		total = pg_u64(r, 0, 0);
+		PQclear(r);
+	}
+	if (rc == STO_OK) {
+		snprintf(f.sql, sizeof(f.sql), "SELECT at, id, with_jid, value FROM xmppd_archive"
+			 " WHERE host=$1 AND store=$2 AND username=$3%s ORDER BY sort_id%s LIMIT %u",
+			 f.where, q->reverse ? " DESC" : "",
+			 (q->have & STO_Q_LIMIT) && q->limit < PG_FIND_ROWS_MAX ? q->limit + 1
+										: PG_FIND_ROWS_MAX);
+		r = pg_find_exec(p, &f, &rc, why);
+	}
+	rows = r ? PQntuples(r) : 0;
+	int sent = 0, full = 0;
+	for (int i = 0; rc == STO_OK && i < rows && !full; i++) {
+		if ((q->have & STO_Q_LIMIT) && (uint32_t)sent >= q->limit)
+			break;
+		char *id = strndup(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1));
+		char *with = strndup(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+		size_t before_len = out->len;
+		if (!id || !with || sto_put_item_raw(out, id, pg_u64(r, i, 0), with,
+						     (const uint8_t *)PQgetvalue(r, i, 3),
+						     (size_t)PQgetlength(r, i, 3)) < 0) {
+			sto_whyf(why, "out of memory");
+			rc = STO_EIO;
+		} else if (out->len > reply_max) {
+			out->len = before_len;
+			full = 1;
+		} else {
+			sent++;
+		}
+		free(id);
+		free(with);
+	}
+	PQclear(r);
+	buf_free(&f.ids);
+	if (rc == STO_OK && (tlv_put_u32(out, STO_T_COMPLETE, !full && sent == rows) < 0 ||
+			     (q->total && tlv_put_u32(out, STO_T_TOTAL, (uint32_t)total) < 0))) {
+		sto_whyf(why, "out of memory");
+		rc = STO_EIO;
+	}
+	return rc;
+}
+
 static int pg_stores(struct sto_backend *b, size_t host, int shape, struct sto_names *out,
 		     char *why)
 {
@@ -513,6 +690,7 @@ static const struct sto_backend_ops pg_ops = {
 	.stores = pg_stores,
 	.shape_users = pg_shape_users,
 	.map_keys = pg_map_keys,
+	.arch_find = pg_arch_find,
 };
 
 struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, size_t nhosts,

@@ -298,7 +298,7 @@ int sto_op_arch_find(struct sto_env *env, struct sto_req *q, struct buf *out, ch
 		     size_t wl)
 {
 	STO_BE(env, q, w, why, wl);
-	return sto_arch_find(be, &w, &q->q, STO_REPLY_MAX, out, why);
+	return sto_backend_find(be, &w, &q->q, STO_REPLY_MAX, out, why);
 }
 
 int sto_op_arch_get(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
