@@ -74,6 +74,9 @@ struct mod_api {
 	int (*error)(struct mod_event *ev, const char *type, const char *cond);
 	/* an error for a stanza kept past its event: from and to are its own, swapped */
 	int (*bounce)(const struct xnode *orig, const char *type, const char *cond);
+	/* api->error with an application-specific condition <app xmlns='app_ns'/> as well */
+	int (*error_app)(struct mod_event *ev, const char *type, const char *cond, const char *app,
+			 const char *app_ns);
 	/* disco (XEP-0030) */
 	int (*add_feature)(struct mod_host *h, const char *var);
 	int (*add_identity)(struct mod_host *h, const char *category, const char *type, const char *name);

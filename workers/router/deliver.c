@@ -151,6 +151,12 @@ int rtr_server_send(const struct xnode *x)
 int rtr_error_reply(const struct xnode *orig, const char *from, const char *to, const char *type,
 		    const char *cond)
 {
+	return rtr_error_reply_app(orig, from, to, type, cond, NULL, NULL);
+}
+
+int rtr_error_reply_app(const struct xnode *orig, const char *from, const char *to, const char *type,
+			const char *cond, const char *app, const char *app_ns)
+{
 	const char *t = xnode_attr(orig, "type");
 	struct buf copy;
 	int rc = -1;
@@ -164,6 +170,11 @@ int rtr_error_reply(const struct xnode *orig, const char *from, const char *to, 
 	    xnode_set_attr(x, "to", to) == 0 && xnode_set_attr(e, "type", type) == 0 &&
 	    xnode_set_attr(c, "xmlns", NS_STANZAS) == 0) {
 		xnode_append_take(e, c);
+		struct xnode *a = app ? xnode_new(app) : NULL;
+		if (a && xnode_set_attr(a, "xmlns", app_ns) == 0)
+			xnode_append_take(e, a);
+		else
+			xnode_free(a);
 		xnode_append_take(x, e);
 		e = c = NULL;
 		rc = send_node(x, from && *from ? from : NULL, to);
@@ -204,22 +215,23 @@ static int fire_iq_payload(struct rtr_stanza *st, const char *type)
 	return fire(st, st->to_host, name);
 }
 
-/* Sender side pre-<kind>/<dest>, then receiver side <kind>/<dest> (IQ payload events first). */
+/* Sender side pre-<kind>/<dest>, then receiver side <kind>/<dest>, then for an IQ request its
+ * payload event iq-<type>/<dest>/<ns>:<name> (as Prosody's mod_iq does under iq/<dest>). */
 static int run_events(struct rtr_stanza *st)
 {
 	char name[64];
 	const char *kind = kind_names[st->m->stype];
 	snprintf(name, sizeof(name), "pre-%s/%s", kind, st->dest);
 	int rc = fire(st, st->from_host, name);
+	if (rc == MOD_PASS) {
+		snprintf(name, sizeof(name), "%s/%s", kind, st->dest);
+		rc = fire(st, st->to_host, name);
+	}
 	if (rc == MOD_PASS && st->m->stype == XE_ST_IQ) {
 		const char *t = xnode_attr(st->x, "type");
 		int it = rtr_iq_type_parse(t);
 		if (it == RTR_IQ_GET || it == RTR_IQ_SET)
 			rc = fire_iq_payload(st, t);
-	}
-	if (rc == MOD_PASS) {
-		snprintf(name, sizeof(name), "%s/%s", kind, st->dest);
-		rc = fire(st, st->to_host, name);
 	}
 	if (rc == MOD_DENY && st->m->stype != XE_ST_PRESENCE)
 		bounce(st, "cancel", "not-allowed");

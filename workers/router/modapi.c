@@ -53,6 +53,14 @@ static int api_error(struct mod_event *ev, const char *type, const char *cond)
 	return rtr_error_reply(ev->stanza, ev->to, ev->from, type, cond);
 }
 
+static int api_error_app(struct mod_event *ev, const char *type, const char *cond, const char *app,
+			 const char *app_ns)
+{
+	if (!ev->stanza)
+		return -1;
+	return rtr_error_reply_app(ev->stanza, ev->to, ev->from, type, cond, app, app_ns);
+}
+
 static int api_bounce(const struct xnode *orig, const char *type, const char *cond)
 {
 	return rtr_error_reply(orig, xnode_attr(orig, "to"), xnode_attr(orig, "from"), type, cond);
@@ -205,6 +213,7 @@ const struct mod_api rtr_mod_api = {
 	.reply = api_reply,
 	.error = api_error,
 	.bounce = api_bounce,
+	.error_app = api_error_app,
 	.add_feature = api_add_feature,
 	.add_identity = api_add_identity,
 	.each_feature = api_each_feature,

@@ -90,6 +90,9 @@ int rtr_server_send(const struct xnode *x);
 /* Sends orig back to 'to' as an error (type, RFC 6120 condition); nothing for an error. */
 int rtr_error_reply(const struct xnode *orig, const char *from, const char *to, const char *type,
 		    const char *cond);
+/* The same with an application-specific condition element <app xmlns='app_ns'/>. */
+int rtr_error_reply_app(const struct xnode *orig, const char *from, const char *to, const char *type,
+			const char *cond, const char *app, const char *app_ns);
 
 /* links.c */
 /* Sends an envelope to a link on behalf of env->current (its ack waits for this one). */
