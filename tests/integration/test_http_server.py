@@ -26,7 +26,8 @@ def web_root():
     d = tempfile.mkdtemp(prefix="xmppd-web-")
     os.makedirs(os.path.join(d, "sub"))
     files = {"index.html": INDEX, "app.js": b"console.log('x');\n", "sub/style.css": b"body{}\n",
-             "sub/index.html": b"<p>sub</p>\n", "logo.png": b"\x89PNG\r\n\x1a\n0000", ".hidden": b"secret\n"}
+             "sub/index.html": b"<p>sub</p>\n", "logo.png": b"\x89PNG\r\n\x1a\n0000", ".hidden": b"secret\n",
+             "big.bin": bytes(range(256)) * 400}
     for name, data in files.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)
@@ -139,6 +140,24 @@ def test_keepalive_and_pipelining(srv):
         r5 = c.read_response()
         assert r5.status == 200 and r5.header("connection") == "close"
         assert c.closed()
+    finally:
+        c.close()
+
+
+def test_pipelining_under_backpressure(srv):
+    """40 pipelined requests for a 100 KiB file while the client does not read: the worker stops
+    answering while output piles up and resumes when it drains, in order, with nothing lost."""
+    big = bytes(range(256)) * 400
+    c = Conn(srv.http_port, timeout=20)
+    try:
+        c.send(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n" * 40)
+        time.sleep(0.5)
+        for i in range(40):
+            r = c.read_response(timeout=15)
+            assert r.status == 200 and r.body == big, i
+            assert r.header("content-type") == "application/octet-stream"
+        c.send(b"GET /app.js HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert c.read_response().status == 200
     finally:
         c.close()
 

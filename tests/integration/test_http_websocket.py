@@ -221,3 +221,18 @@ def test_worker_survived(srv):
     w = srv.worker("http")
     assert w["state"] == "running" and w["restarts"] == 0
     assert 'msg="websocket close"' in srv.log_text()
+
+
+def test_server_stop_closes_with_going_away(server_factory):
+    s = server_factory(http=True)
+    s.start()
+    ws = WS(s.http_port)
+    try:
+        ws.send(frame(PING, b"up"))
+        assert ws.read_frame() == (PONG, True, b"up")
+        s.stop()
+        code, reason, texts = ws.read_close()
+        assert code == 1001 and texts == [], (code, reason)
+        assert ws.closed()
+    finally:
+        ws.close()

@@ -149,7 +149,7 @@ struct http_conn {
 	double req_started;		/* when the first byte of the current request came, 0 = idle */
 	double body_from;		/* when its head was complete and the body began, 0 = not yet */
 	unsigned requests;
-	unsigned closing : 1, wr_shut : 1, ws_close_sent : 1, ws_ping_out : 1, ws_opened : 1, in_cb : 1, dead : 1;
+	unsigned closing : 1, wr_shut : 1, stalled : 1, ws_close_sent : 1, ws_ping_out : 1, ws_opened : 1, in_cb : 1, dead : 1;
 	/* WebSocket state */
 	struct ws_msg msg;
 	char *ws_host;			/* vhost named in <open to=.../> */
@@ -183,6 +183,8 @@ void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 int http_conn_send(struct http_conn *c, const void *p, size_t n);
 void http_conn_close_after_flush(struct http_conn *c);
 void http_conn_close_all(void);
+/* Runs the connection's I/O soon (output queued outside its own callbacks). */
+void http_conn_wake(struct http_conn *c);
 /* Restarts the connection's timer (ws_conn.c decides WebSocket periods). */
 void http_conn_timer(struct http_conn *c, double secs);
 /* http_route.c: answers one complete request (body = the bytes after the head). */
@@ -198,6 +200,8 @@ void http_bosh(struct http_conn *c, const struct http_req *r, const uint8_t *bod
 void http_ws_upgrade(struct http_conn *c, const struct http_req *r);
 void http_ws_input(struct http_conn *c);
 void http_ws_timer(struct http_conn *c);
+/* Closes with 1001 going away (the worker stops). */
+void http_ws_shutdown(struct http_conn *c);
 /* web.c */
 int http_web_load(const char *root);
 const struct web_file *http_web_find(const char *path, size_t n);

@@ -87,6 +87,7 @@ static int conn_flush(struct http_conn *c)
 /* Answers every complete request in the input, in order; stops while much output waits. */
 static void conn_requests(struct http_conn *c)
 {
+	c->stalled = 0;
 	while (c->mode == HTTP_MODE_HTTP && !c->closing && !c->dead && c->in.len > 0 &&
 	       c->out.len < HTTP_OUT_PAUSE) {
 		struct http_req r;
@@ -116,6 +117,9 @@ static void conn_requests(struct http_conn *c)
 		if (c->mode == HTTP_MODE_WS && c->in.len > 0)
 			http_ws_input(c);	/* frames that came right behind the upgrade */
 	}
+	/* pipelined requests wait while answers pile up; conn_arm resumes them once drained */
+	c->stalled = c->mode == HTTP_MODE_HTTP && !c->closing && !c->dead && c->in.len > 0 &&
+		     c->out.len >= HTTP_OUT_PAUSE;
 }
 
 static void conn_read_some(struct http_conn *c)
@@ -153,6 +157,11 @@ static void conn_arm(struct http_conn *c)
 	int want_read = !(c->out.len >= HTTP_OUT_PAUSE) || c->write_wants_read;
 	want_write ? ev_io_start(env->loop, &c->wio) : ev_io_stop(env->loop, &c->wio);
 	want_read ? ev_io_start(env->loop, &c->rio) : ev_io_stop(env->loop, &c->rio);
+	/* work the socket will not announce: buffered requests held back by output that has since
+	 * drained, or TLS records OpenSSL already decrypted beyond what one round read */
+	if (!c->closing && c->out.len < HTTP_OUT_PAUSE &&
+	    (c->stalled || (c->ssl && c->tls_up && SSL_pending(c->ssl) > 0)))
+		ev_feed_event(env->loop, &c->rio, EV_READ);
 	if (c->closing || c->mode != HTTP_MODE_HTTP)
 		return;
 	if (c->in.len > 0 && c->req_started) {
@@ -228,6 +237,11 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	conn_free(c);	/* idle keep-alive connection */
+}
+
+void http_conn_wake(struct http_conn *c)
+{
+	ev_feed_event(env->loop, &c->wio, EV_WRITE);
 }
 
 void http_conn_timer(struct http_conn *c, double secs)

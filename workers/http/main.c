@@ -162,9 +162,15 @@ static void http_stop(void *arg)
 		close(env->listeners[i].io.fd);
 	}
 	env->nlisteners = 0;
-	for (struct http_conn *c = env->conns; c; c = c->next)
-		if (c->mode == HTTP_MODE_HTTP && c->in.len == 0 && c->out.len == 0)
+	for (struct http_conn *c = env->conns; c; c = c->next) {
+		if (c->mode == HTTP_MODE_WS && !c->closing)
+			http_ws_shutdown(c);
+		else if (c->mode == HTTP_MODE_HTTP && c->in.len == 0 && c->out.len == 0)
 			http_conn_close_after_flush(c);	/* idle keep-alive: nothing to lose */
+		else
+			continue;
+		http_conn_wake(c);
+	}
 	deadline = ev_now(env->loop) + HTTP_STOP_GRACE;
 	ev_timer_init(&tick, stop_tick, 0., 0.05);
 	tick.data = &deadline;

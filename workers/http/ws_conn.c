@@ -302,6 +302,11 @@ void http_ws_input(struct http_conn *c)
 	}
 }
 
+void http_ws_shutdown(struct http_conn *c)
+{
+	ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
 void http_ws_timer(struct http_conn *c)
 {
 	if (c->ws_ping_out) {
