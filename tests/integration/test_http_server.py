@@ -368,3 +368,36 @@ def test_tls_refuses_old_versions(srv):
 def test_worker_survived(srv):
     w = srv.worker("http")
     assert w["state"] == "running" and w["restarts"] == 0
+
+
+def test_connections_per_address(server_factory):
+    """limits.conn-per-ip applies to the http listeners too; a trusted proxy is exempt."""
+    s = server_factory(http=True, extra="limits { conn-per-ip 3 }\nserver { trusted-proxies 127.0.0.2 }\n")
+    s.start()
+    held = [Conn(s.http_port) for _ in range(3)]
+    try:
+        for c in held:
+            c.send(b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert c.read_response().status == 404
+        extra = Conn(s.http_port)
+        assert extra.closed(), "a fourth connection from one address was served"
+        extra.close()
+        proxied = [Conn(s.http_port, source="127.0.0.2") for _ in range(5)]
+        for c in proxied:
+            c.send(b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert c.read_response().status == 404
+            c.close()
+        held.pop().close()
+        def fourth_served():
+            c = Conn(s.http_port)
+            try:
+                c.send(b"GET /nope HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                return c.read_response().status == 404
+            except (EOFError, ConnectionResetError):
+                return False
+            finally:
+                c.close()
+        harness.wait_for(fourth_served, what="a slot freed by a closed connection")
+    finally:
+        for c in held:
+            c.close()

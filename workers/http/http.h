@@ -164,6 +164,7 @@ struct http_env {
 	struct ev_loop *loop;
 	struct wrk_boot boot;
 	size_t body_max;		/* = stanza size limit */
+	uint32_t conn_per_ip;		/* connections from one address (trusted proxies exempt) */
 	struct http_vhost *vhosts;
 	size_t nvhosts;
 	struct http_cidr proxies[HTTP_MAX_TRUSTED_PROXIES];
@@ -209,6 +210,7 @@ const struct web_file *http_web_find(const char *path, size_t n);
 int http_cidr_parse(const char *s, struct http_cidr *out);
 int http_cidr_match(const struct http_cidr *c, const uint8_t addr[16]);
 void http_addr_format(const uint8_t addr[16], char *out, size_t cap);
+int http_proxy_trusted(const uint8_t addr[16]);
 /* The client address of a request: the peer, or with a trusted peer the rightmost untrusted
  * X-Forwarded-For entry. */
 void http_client_ip(struct http_conn *c, const struct http_req *r);

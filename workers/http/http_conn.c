@@ -249,7 +249,30 @@ void http_conn_timer(struct http_conn *c, double secs)
 	timer_set(c, secs);
 }
 
-static void conn_new(int fd, int listener, const struct sockaddr_storage *ss)
+static void addr_of(const struct sockaddr_storage *ss, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (ss->ss_family == AF_INET6) {
+		memcpy(addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+	} else if (ss->ss_family == AF_INET) {
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	}
+}
+
+/* conn-per-ip: a linear count is enough below HTTP_MAX_CONNS; proxies carry many clients. */
+static int addr_over_limit(const uint8_t addr[16])
+{
+	if (http_proxy_trusted(addr))
+		return 0;
+	uint32_t n = 0;
+	for (const struct http_conn *c = env->conns; c; c = c->next)
+		if (memcmp(c->addr, addr, 16) == 0 && ++n >= env->conn_per_ip)
+			return 1;
+	return 0;
+}
+
+static void conn_new(int fd, int listener, const uint8_t addr[16])
 {
 	struct http_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -258,12 +281,7 @@ static void conn_new(int fd, int listener, const struct sockaddr_storage *ss)
 	}
 	c->fd = fd;
 	c->listener = listener;
-	if (ss->ss_family == AF_INET6) {
-		memcpy(c->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-	} else if (ss->ss_family == AF_INET) {
-		c->addr[10] = c->addr[11] = 0xff;
-		memcpy(c->addr + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	}
+	memcpy(c->addr, addr, 16);
 	http_addr_format(c->addr, c->ip, sizeof(c->ip));
 	ev_io_init(&c->rio, conn_rw_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_rw_cb, fd, EV_WRITE);
@@ -299,11 +317,16 @@ void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				log_warn("http accept failed", "errno=%d", errno);
 			return;
 		}
-		if (env->nconns >= HTTP_MAX_CONNS || env->stopping) {
+		uint8_t addr[16];
+		addr_of(&ss, addr);
+		if (env->nconns >= HTTP_MAX_CONNS || env->stopping || addr_over_limit(addr)) {
+			char ip[48];
+			http_addr_format(addr, ip, sizeof(ip));
+			log_info("http connection refused", "ip=%s conns=%u", ip, env->nconns);
 			close(fd);
 			continue;
 		}
-		conn_new(fd, listener, &ss);
+		conn_new(fd, listener, addr);
 	}
 }
 

@@ -65,6 +65,7 @@ static char *slice_read(void)
 	struct http_vhost *cur = NULL;
 	struct vhost_pem pem = {0};
 	uint64_t v64;
+	uint32_t v32;
 	char *webroot = NULL;
 	int rc;
 	rbuf_init(&r, env->boot.slice.data, env->boot.slice.len);
@@ -92,6 +93,11 @@ static char *slice_read(void)
 			vhost_tls(cur, &pem);
 			cur = NULL;
 			memset(&pem, 0, sizeof(pem));
+			break;
+		case SL_CONN_PER_IP:
+			if (tlv_u32(&t, &v32) < 0 || v32 == 0)
+				fatal_config("bad conn-per-ip in slice", "");
+			env->conn_per_ip = v32;
 			break;
 		case SL_HTTP_TRUSTED_PROXY:
 			proxy_add(&t);
@@ -194,6 +200,7 @@ int main(void)
 	static struct http_env e;	/* the process env, pointed to by env */
 	env = &e;
 	env->body_max = STANZA_SIZE_DEFAULT;
+	env->conn_per_ip = CONN_PER_IP_DEFAULT;
 	wrk_boot_read(&env->boot);
 	env->loop = ev_default_loop(EVFLAG_AUTO);
 	if (!env->loop)

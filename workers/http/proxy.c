@@ -61,7 +61,7 @@ void http_addr_format(const uint8_t addr[16], char *out, size_t cap)
 		inet_ntop(AF_INET6, addr, out, (socklen_t)cap);
 }
 
-static int trusted(const uint8_t addr[16])
+int http_proxy_trusted(const uint8_t addr[16])
 {
 	for (size_t i = 0; i < env->nproxies; i++)
 		if (http_cidr_match(&env->proxies[i], addr))
@@ -93,7 +93,7 @@ static int xff_entry(const char *p, size_t n, uint8_t addr[16])
 void http_client_ip(struct http_conn *c, const struct http_req *r)
 {
 	http_addr_format(c->addr, c->ip, sizeof(c->ip));
-	if (!trusted(c->addr))
+	if (!http_proxy_trusted(c->addr))
 		return;
 	const struct http_field *f = http_field_get(r, "x-forwarded-for");
 	if (!f)
@@ -110,7 +110,7 @@ void http_client_ip(struct http_conn *c, const struct http_req *r)
 			return;
 		}
 		http_addr_format(addr, c->ip, sizeof(c->ip));
-		if (!trusted(addr))
+		if (!http_proxy_trusted(addr))
 			return;
 		end = start ? start - 1 : 0;
 	}
