@@ -121,6 +121,19 @@ static int setup_pg(void **state)
 	return setup_spec(state, "postgresql", ci);
 }
 
+/* MongoDB (only when XMPPD_TEST_MONGODB_URI names a server, as mongodb://HOST[:PORT] without
+ * a path): every test gets a database of its own, xmppd_t_<pid>_<n>. */
+static int setup_mongo(void **state)
+{
+	static char uri[600];
+	static unsigned n;
+	const char *base = getenv("XMPPD_TEST_MONGODB_URI");
+	if (!base || !*base)
+		return -1;
+	snprintf(uri, sizeof(uri), "%s/xmppd_t_%d_%u", base, (int)getpid(), n++);
+	return setup_spec(state, "mongodb", uri);
+}
+
 static int setup_pg_redis(void **state)
 {
 	if (setup_pg(state) != 0)
@@ -982,6 +995,10 @@ int main(void)
 	};
 	const struct CMUnitTest dead[] = {SUITE(setup_file_dead_redis)};
 	const struct CMUnitTest pg_redis[] = {SUITE(setup_pg_redis)};
+	const struct CMUnitTest mongo[] = {
+		SUITE(setup_mongo),
+		cmocka_unit_test_setup_teardown(test_persists, setup_mongo, teardown),
+	};
 	int failed = cmocka_run_group_tests_name("memory", memory, NULL, NULL);
 	failed += cmocka_run_group_tests_name("file", file, NULL, NULL);
 	if (service("XMPPD_TEST_POSTGRESQL"))
@@ -995,5 +1012,9 @@ int main(void)
 		printf("redis cache: skipped (no XMPPD_TEST_REDIS; tools/services.sh start)\n");
 	if (service("XMPPD_TEST_REDIS") && service("XMPPD_TEST_POSTGRESQL"))
 		failed += cmocka_run_group_tests_name("postgresql, redis cache", pg_redis, NULL, NULL);
+	if (getenv("XMPPD_TEST_MONGODB_URI") && *getenv("XMPPD_TEST_MONGODB_URI"))
+		failed += cmocka_run_group_tests_name("mongodb", mongo, NULL, NULL);
+	else
+		printf("mongodb: skipped (set XMPPD_TEST_MONGODB_URI=mongodb://HOST:PORT to run)\n");
 	return failed ? 1 : 0;
 }

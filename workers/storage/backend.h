@@ -113,6 +113,9 @@ struct sto_backend *sto_fs_open(const char *datadir, const char *const *hosts, s
 struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, size_t nhosts,
 				char *err, size_t errlen);
 
+/* uri is a mongodb:// URI (database from its path, default "xmppd"); the server must answer. */
+struct sto_backend *sto_mongo_open(const char *uri, const char *const *hosts, size_t nhosts,
+				   char *err, size_t errlen);
 /* The Redis cache in front of inner (taken, closed on failure too); url is
  * redis://HOST[:PORT][/DB][?ttl=SECONDS]. Redis being down is not an error. */
 struct sto_backend *sto_cache_wrap_take(struct sto_backend *inner, const char *url, char *err,

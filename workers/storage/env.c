@@ -78,6 +78,8 @@ struct sto_backend *sto_backend_open(const struct sto_be_spec *spec, const char 
 		b = sto_fs_open(datadir, hosts, nhosts, err, errlen);
 	else if (strcmp(spec->name, "postgresql") == 0)
 		b = sto_pg_open(spec->arg, hosts, nhosts, err, errlen);
+	else if (strcmp(spec->name, "mongodb") == 0)
+		b = sto_mongo_open(spec->arg, hosts, nhosts, err, errlen);
 	else
 		snprintf(err, errlen, "unknown storage backend \"%s\"", spec->name);
 	if (b && spec->cache_url)
