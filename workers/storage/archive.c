@@ -117,7 +117,7 @@ int sto_arch_find(struct sto_backend *b, const struct sto_where *w, const struct
 		  size_t reply_max, struct buf *out, char *why)
 {
 	struct sto_meta_list l = {0};
-	size_t lo, hi, total = 0, sent = 0, matched_after = 0;
+	size_t lo = 0, hi = 0, total = 0, sent = 0, matched_after = 0;
 	int rc = b->ops->arch_meta(b, w, &l, why), full = 0;
 
 	if (rc == STO_OK)
@@ -172,7 +172,7 @@ int sto_arch_delete(struct sto_backend *b, const struct sto_where *w, const stru
 {
 	struct sto_meta_list l = {0};
 	uint64_t *refs = NULL;
-	size_t lo, hi, n = 0;
+	size_t lo = 0, hi = 0, n = 0;
 	int rc = b->ops->arch_meta(b, w, &l, why);
 
 	*count = 0;

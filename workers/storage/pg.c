@@ -462,7 +462,7 @@ static int pg_arch_remove(struct sto_backend *b, const struct sto_where *w, cons
 
 /* find in SQL ------------------------------------------------------------------------ */
 
-#define PG_FIND_PARAMS 8
+#define PG_FIND_PARAMS 12	/* host, store, user and at most 6 conditions */
 /* An ITEM takes at least 38 bytes: no reply can hold more rows than this. */
 #define PG_FIND_ROWS_MAX (XE_MAX_BODY / 38u + 2u)
 
