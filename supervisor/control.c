@@ -2,6 +2,7 @@
  * the worker table or forwarded to storage.0. Peers are checked with SO_PEERCRED. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,12 +252,98 @@ static void cmd_stop(int fd, const struct ctl_req *r)
 	sup_procs_stop(0);
 }
 
+/* Whether <dir of this executable>/mods/mod_NAME.so exists: the router dlopens it from there. */
+static int module_file_exists(const char *name)
+{
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	char *slash = n > 0 ? (path[n] = 0, strrchr(path, '/')) : NULL;
+	struct stat st;
+	if (!slash || (size_t)(slash - path) + strlen(name) + 16 > sizeof(path))
+		return 0;
+	snprintf(slash, sizeof(path) - (size_t)(slash - path), "/mods/mod_%s.so", name);
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int module_name_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+	return n > 0 && n <= 48 && !s[n];
+}
+
+/* module list HOST | load NAME | unload NAME: changes every vhost's module list in the running
+ * configuration (until the next reload) and restarts the router, whose restart no session
+ * notices (the stream workers replay their sessions). */
+static void cmd_module(int fd, const struct ctl_req *r)
+{
+	struct cfg *c = &env->cfg;
+	int load = r->nargs == 2 && strcmp(r->args[0], "load") == 0;
+	if (r->nargs == 2 && strcmp(r->args[0], "list") == 0) {
+		struct buf t;
+		buf_init(&t);
+		for (size_t i = 0; i < c->nvhosts; i++)
+			for (size_t m = 0; strcmp(c->vhosts[i].name, r->args[1]) == 0 && m < c->vhosts[i].nmodules; m++)
+				buf_printf(&t, "%s%s\n", c->vhosts[i].modules[m],
+					   module_file_exists(c->vhosts[i].modules[m]) ? "" : " (missing)");
+		buf_put_u8(&t, 0);
+		if (!host_known(r->args[1]))
+			sup_control_reply(fd, 1, NULL, "no such vhost");
+		else
+			sup_control_reply(fd, 0, (char *)t.data, NULL);
+		buf_free(&t);
+		return;
+	}
+	if (r->nargs != 2 || (!load && strcmp(r->args[0], "unload") != 0) || !module_name_ok(r->args[1])) {
+		sup_control_reply(fd, 2, NULL, "usage: module list HOST | module load NAME | module unload NAME");
+		return;
+	}
+	if (load && !module_file_exists(r->args[1])) {
+		sup_control_reply(fd, 1, NULL, "no such module");
+		return;
+	}
+	int changed = 0;
+	for (size_t i = 0; i < c->nvhosts; i++) {
+		struct cfg_vhost *v = &c->vhosts[i];
+		size_t m = 0;
+		while (m < v->nmodules && strcmp(v->modules[m], r->args[1]) != 0)
+			m++;
+		if (load && m == v->nmodules) {
+			char **nv = realloc(v->modules, (v->nmodules + 1) * sizeof(char *));
+			if (!nv || !(nv[v->nmodules] = strdup(r->args[1]))) {
+				if (nv)
+					v->modules = nv;
+				sup_control_reply(fd, 1, NULL, "out of memory");
+				return;
+			}
+			v->modules = nv;
+			v->nmodules++;
+			changed++;
+		} else if (!load && m < v->nmodules) {
+			free(v->modules[m]);
+			memmove(&v->modules[m], &v->modules[m + 1], (v->nmodules - m - 1) * sizeof(char *));
+			v->nmodules--;
+			changed++;
+		}
+	}
+	if (!changed) {
+		sup_control_reply(fd, 1, NULL, load ? "module already loaded" : "module not loaded");
+		return;
+	}
+	for (unsigned i = 0; i < env->nprocs; i++)
+		if (env->procs[i].role == ROLE_ROUTER)
+			sup_proc_restart(&env->procs[i]);
+	log_notice(load ? "module loaded by request" : "module unloaded by request", "module=%s vhosts=%d",
+		   r->args[1], changed);
+	sup_control_reply(fd, 0, load ? "module loaded; router restarting\n" : "module unloaded; router restarting\n",
+			  NULL);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(int fd, const struct ctl_req *r);
 } commands[] = {
 	{"status", cmd_status}, {"worker", cmd_worker}, {"user", cmd_user},
-	{"reload", cmd_reload}, {"stop", cmd_stop},
+	{"reload", cmd_reload}, {"stop", cmd_stop}, {"module", cmd_module},
 };
 
 static void client_free(struct ctl_client *c, int close_fd)

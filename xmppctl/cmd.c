@@ -76,10 +76,28 @@ static const struct xctl_sub xctl_user_subs[] = {
 	{NULL, NULL, NULL, 0},
 };
 
+static int xctl_check_module(const char *arg, char *err, size_t errlen)
+{
+	size_t n = strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+	if (!n || n > 48 || arg[n]) {
+		snprintf(err, errlen, "NAME must be a module name of a-z, 0-9, '_' and '-', got '%.48s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
+static const struct xctl_sub xctl_module_subs[] = {
+	{"list", xctl_check_host, "module list HOST", 0},
+	{"load", xctl_check_module, "module load NAME", 0},
+	{"unload", xctl_check_module, "module unload NAME", 0},
+	{NULL, NULL, NULL, 0},
+};
+
 static const struct xctl_command xctl_commands[] = {
 	{"status", NULL},
 	{"worker", xctl_worker_subs},
 	{"user", xctl_user_subs},
+	{"module", xctl_module_subs},
 	{"reload", NULL},
 	{"stop", NULL},
 };
