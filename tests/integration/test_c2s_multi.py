@@ -61,3 +61,39 @@ component "{COMP}" {{ secret "pw" }}
             streams[u].expect(rf"<message[^>]*id='from-comp-{u}'")
     finally:
         s.cleanup()
+
+
+def _component(port, secret="pw"):
+    c = Raw(port)
+    c.send(header(to=COMP, ns="jabber:component:accept", version=None))
+    sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
+    c.send("<handshake>" + hashlib.sha1((sid + secret).encode()).hexdigest() + "</handshake>")
+    c.expect("<handshake/>")
+    return c
+
+
+def test_component_replaced_across_instances():
+    port = free_port()
+    s = Server(c2s_workers=2, extra=f"""
+listen component "127.0.0.1:{port}"
+component "{COMP}" {{ secret "pw" }}
+""")
+    try:
+        s.start()
+        s.add_user("alice", "pw")
+        a = Raw(s.c2s_port)
+        a.login("alice", "pw", "r")
+        old = _component(port)
+        crossed = 0
+        for i in range(12):  # each reconnection replaces the previous stream, wherever it is
+            new = _component(port)
+            old.stream_error("conflict")
+            a.send(f"<message to='{COMP}' id='m{i}'><body>x</body></message>")
+            new.expect(rf"<message[^>]*id='m{i}'")
+            old = new
+            crossed = s.log_text().count("component replaced by a connection elsewhere")
+            if crossed >= 2:
+                break
+        assert crossed >= 1, "no reconnection landed on the other instance"
+    finally:
+        s.cleanup()

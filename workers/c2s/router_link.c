@@ -103,6 +103,19 @@ static void deliver(const struct xe_msg *m)
 		(void)c2s_conn_send(c, m->body, m->body_len);
 }
 
+/* The router gave a component's route to a newer connection on another worker. */
+static void route_gone(const struct xe_msg *m)
+{
+	struct c2s_conn *c = c2s_sess_by_sid(m->sid);
+	if (!c || !c->component || !c->bound || c->closing || strlen(c->jid) != m->from_len ||
+	    memcmp(c->jid, m->from, m->from_len) != 0) {
+		env->cnt.dropped_kind++;
+		return;
+	}
+	log_info("component replaced by a connection elsewhere", "component=%s", c->jid);
+	c2s_stream_error(c, "conflict");
+}
+
 static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, size_t len)
 {
 	(void)arg, (void)l, (void)seq;
@@ -119,6 +132,9 @@ static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, s
 		break;
 	case XE_AUTH_REP:
 		c2s_auth_reply(m.reqid, 0, m.body, m.body_len);
+		break;
+	case XE_ROUTE_UNBIND:
+		route_gone(&m);
 		break;
 	case XE_ERROR:
 		if (m.reqid)

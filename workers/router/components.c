@@ -101,6 +101,11 @@ int rtr_comp_route(struct rtr_link *l, const struct xe_msg *m)
 	} else if (comp_live(k) && (k->link != l || k->sid != m->sid)) {
 		log_info("component reconnected, route replaced", "component=%s old=%s new=%s", k->name,
 			 k->link->name, l->name);
+		/* the older stream may live on another worker: it is told its route is gone */
+		struct xe_msg gone = {.version = XE_VERSION, .kind = XE_ROUTE_UNBIND, .sid = k->sid,
+				      .from = k->name, .from_len = (uint16_t)strlen(k->name), .to = "",
+				      .body = (const uint8_t *)"", .body_len = 0};
+		(void)rtr_send(k->link, &gone);
 	}
 	k->link = l;
 	k->gen = l->gen;
