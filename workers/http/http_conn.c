@@ -153,6 +153,11 @@ static void conn_read_some(struct http_conn *c)
 /* The watchers and the timer say what the connection waits for now. */
 static void conn_arm(struct http_conn *c)
 {
+	/* an idle connection keeps no buffers (there will be many idle WebSocket sessions) */
+	if (c->in.len == 0 && c->in.cap)
+		buf_free(&c->in);
+	if (c->out.len == 0 && c->out.cap)
+		buf_free(&c->out);
 	int want_write = c->out.len > 0 || c->read_wants_write;
 	int want_read = !(c->out.len >= HTTP_OUT_PAUSE) || c->write_wants_read;
 	want_write ? ev_io_start(env->loop, &c->wio) : ev_io_stop(env->loop, &c->wio);

@@ -274,7 +274,7 @@ static int ws_frame(struct http_conn *c, const struct ws_frame *f, const uint8_t
 		return -1;
 	}
 	ws_xmpp_message(c, c->msg.data.data, c->msg.data.len);
-	c->msg.data.len = 0;
+	buf_free(&c->msg.data);
 	return c->closing ? -1 : 0;
 }
 
