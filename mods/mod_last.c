@@ -1,11 +1,13 @@
-/* XEP-0012 Last Activity, server part: a query to the server answers its uptime in seconds.
- * (A contact's last logout needs the roster and storage: not answered here.) */
+/* XEP-0012 Last Activity: a query to the server answers its uptime; a query to an account
+ * answers the time since its last logout (kept in keyval store "lastlog" when a session ends),
+ * 0 while it is online, to contacts subscribed to its presence only (else forbidden); a
+ * nonexistent account is service-unavailable. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 
-#include "mods/mod.h"
-#include "workers/router/xnode.h"
+#include "mods/modutil.h"
 
 #define NS_LAST "jabber:iq:last"
 
@@ -25,8 +27,140 @@ static int mod_last_uptime(struct mod_event *ev, void *ctx)
 	return MOD_HANDLED;
 }
 
+static struct xnode *mod_last_query(const struct mod_api *api, uint64_t seconds, const char *status)
+{
+	char secs[24];
+	snprintf(secs, sizeof(secs), "%" PRIu64, seconds);
+	const char *a[] = {"xmlns", NS_LAST, "seconds", secs, NULL};
+	struct xnode *q = mu_el(api, "query", a);
+	if (q && status && *status)
+		api->x_set_text(q, status);
+	return q;
+}
+
+static const struct mod_api *last_api;
+
+static void mod_last_got(void *arg, const struct mod_sto_reply *r)
+{
+	const struct mod_api *api = last_api;
+	struct mu_iq *q = arg;
+	const uint8_t *val;
+	size_t len;
+	struct xnode *x = NULL;
+	if (r->status == MU_STO_OK && mu_field(api, r, MU_T_VALUE, &val, &len) == 0)
+		x = api->x_parse((const char *)val, len);
+	if (!x) {
+		mu_iq_error(api, q, "cancel", r->status == MU_STO_ENOTFOUND ? "item-not-found" : "internal-server-error");
+		return;
+	}
+	const char *stamp = api->x_attr(x, "stamp");
+	int64_t then = stamp ? strtoll(stamp, NULL, 10) : 0, now = (int64_t)time(NULL);
+	mu_iq_result(api, q, mod_last_query(api, now > then ? (uint64_t)(now - then) : 0, x->text));
+	api->x_free(x);
+}
+
+static void mod_last_exists(void *arg, const struct mod_sto_reply *r)
+{
+	struct mu_iq *q = arg;
+	uint32_t exists = 0;
+	if (r->status == MU_STO_OK && mu_field_u32(last_api, r, MU_T_EXISTS, &exists) == 0 && !exists)
+		mu_iq_error(last_api, q, "cancel", "service-unavailable");
+	else
+		mu_iq_error(last_api, q, "auth", "forbidden");
+}
+
+/* The account's roster says whether the asker is subscribed to its presence (from or both). */
+static void mod_last_roster(void *arg, const struct mod_sto_reply *r)
+{
+	const struct mod_api *api = last_api;
+	struct mu_iq *q = arg;
+	const uint8_t *val;
+	size_t len;
+	int allowed = 0;
+	char *asker = mu_bare(q->from), *user = mu_localpart(q->to);
+	struct xnode *doc = r->status == MU_STO_OK && mu_field(api, r, MU_T_VALUE, &val, &len) == 0
+				    ? api->x_parse((const char *)val, len) : NULL;
+	for (struct xnode *i = doc ? doc->children : NULL; i && asker; i = i->next) {
+		const char *jid = api->x_attr(i, "jid"), *sub = api->x_attr(i, "subscription");
+		if (jid && sub && strcasecmp(jid, asker) == 0)
+			allowed = strcmp(sub, "from") == 0 || strcmp(sub, "both") == 0;
+	}
+	api->x_free(doc);
+	int gone_user = r->status == MU_STO_ENOTFOUND;
+	if (allowed && api->user_online(q->host, q->to)) {
+		mu_iq_result(api, q, mod_last_query(api, 0, NULL));
+	} else if (allowed) {
+		struct mod_sto_req g = {.op = MU_OP_KV_GET, .store = "lastlog", .user = user};
+		if (!user || api->store(q->host, &g, mod_last_got, q) < 0)
+			mu_iq_error(api, q, "wait", "internal-server-error");
+	} else if (gone_user) {
+		struct mod_sto_req e = {.op = MU_OP_ACCOUNT_EXISTS, .user = user};
+		if (!user || api->store(q->host, &e, mod_last_exists, q) < 0)
+			mu_iq_error(api, q, "wait", "internal-server-error");
+	} else {
+		mu_iq_error(api, q, "auth", "forbidden");
+	}
+	free(asker);
+	free(user);
+}
+
+static int mod_last_account(struct mod_event *ev, void *ctx)
+{
+	const struct mod_api *api = ev->api;
+	(void)ctx;
+	struct mu_iq *q = mu_iq_keep(api, ev);
+	char *user = mu_localpart(ev->to);
+	struct mod_sto_req r = {.op = MU_OP_KV_GET, .store = "roster", .user = user};
+	if (!q || !user || api->store(ev->host, &r, mod_last_roster, q) < 0) {
+		mu_iq_free(api, q);
+		api->error(ev, "wait", "internal-server-error");
+	}
+	free(user);
+	return MOD_HANDLED;
+}
+
+static void mod_last_stored(void *arg, const struct mod_sto_reply *r)
+{
+	(void)arg, (void)r;
+}
+
+/* A session ends: its time and last status are kept as the account's last logout. */
+static int mod_last_logout(struct mod_event *ev, void *ctx)
+{
+	const struct mod_api *api = ev->api;
+	char stamp[24];
+	(void)ctx;
+	const char *p = api->session_presence(ev->origin);
+	struct xnode *pres = p ? api->x_parse(p, strlen(p)) : NULL;
+	struct xnode *st = pres ? api->x_child(pres, "status") : NULL;
+	snprintf(stamp, sizeof(stamp), "%lld", (long long)time(NULL));
+	const char *a[] = {"stamp", stamp, NULL};
+	struct xnode *x = mu_el(api, "last", a);
+	if (x && st && st->text)
+		api->x_set_text(x, st->text);
+	char *text = x ? api->x_to_string(x) : NULL, *user = mu_localpart(ev->from);
+	struct mod_sto_req r = {.op = MU_OP_KV_SET, .store = "lastlog", .user = user, .value = text,
+				.value_len = text ? strlen(text) : 0, .has_value = 1};
+	if (text && user)
+		api->store(ev->host, &r, mod_last_stored, NULL);
+	free(text);
+	free(user);
+	api->x_free(x);
+	api->x_free(pres);
+	return MOD_PASS;
+}
+
+static int mod_last_load(struct mod_host *h, const struct mod_api *a, void **ctx)
+{
+	(void)h, (void)ctx;
+	last_api = a;
+	return 0;
+}
+
 static const struct mod_hook mod_last_hooks[] = {
 	{"iq-get/host/" NS_LAST ":query", mod_last_uptime, 0},
+	{"iq-get/bare/" NS_LAST ":query", mod_last_account, 0},
+	{"resource-unbind", mod_last_logout, 0},
 	{NULL, NULL, 0},
 };
 
@@ -38,4 +172,5 @@ const struct mod_def xmppd_module = {
 	.version = "1",
 	.hooks = mod_last_hooks,
 	.features = mod_last_features,
+	.load = mod_last_load,
 };
