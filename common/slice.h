@@ -36,8 +36,9 @@ enum slice_tag {
 	SL_VHOST_ANONYMOUS = 40,	/* u32 1 = SASL ANONYMOUS offered (c2s) */
 	SL_VHOST_CONFLICT = 41,	/* u32 resource conflict: 0 replace the old session, 1 refuse the new */
 	SL_STORAGE_CACHE = 56,	/* str redis URL of the cache in front of every backend (storage) */
-	SL_STORAGE_STORE = 57,	/* nested {SL_STORAGE_STORE_NAME SL_STORAGE_DEFAULT [SL_STORAGE_ARG]},
-				 * repeated: one store kept in another backend (storage) */
+	SL_STORAGE_STORE = 57,	/* nested {SL_STORAGE_STORE_NAME SL_STORAGE_DEFAULT [SL_STORAGE_ARG]
+				 * [SL_VHOST]}, repeated: one store ("*": all) kept in another backend,
+				 * for one host when SL_VHOST is there (storage) */
 	SL_STORAGE_STORE_NAME = 58,	/* str, inside SL_STORAGE_STORE */
 	SL_COMPONENT = 48,	/* str name: starts a component group */
 	SL_COMPONENT_SECRET,	/* str (c2s only) */

@@ -443,6 +443,7 @@ void cfg_free(struct cfg *c)
 		free(c->storage_stores[i].name);
 		free(c->storage_stores[i].backend);
 		free(c->storage_stores[i].arg);
+		free(c->storage_stores[i].host);
 	}
 	free(c->storage_stores);
 	cfg_strv_free(c->trusted_proxies, c->ntrusted_proxies);

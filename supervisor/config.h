@@ -34,9 +34,11 @@ struct cfg_component {
 	size_t nmodules;
 };
 
-/* storage { store NAME BACKEND ["arg"] }: one store kept in another backend. */
+/* storage { store NAME BACKEND ["arg"] }: one store kept in another backend; inside a vhost
+ * (store NAME ... / storage BACKEND ...) for that host only, name "*" meaning every store. */
 struct cfg_store {
 	char *name, *backend, *arg;	/* arg NULL when none */
+	char *host;			/* NULL: every host */
 };
 
 struct cfg {

@@ -299,22 +299,34 @@ static int cfg_set_storage_default(struct cfg_parser *p, const struct cfg_direct
 	return needs_arg ? cfg_replace_str(p, &c->storage_arg, a->v[1].s, a->line) : 0;
 }
 
-/* store NAME BACKEND ["arg"]: a later line for the same store replaces the earlier one. */
-static int cfg_set_store(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+static int cfg_same_host(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* store NAME BACKEND ["arg"] (storage block, or a vhost for that host only) and, in a vhost,
+ * storage BACKEND ["arg"] (name "*"). A later line for the same store and host replaces the
+ * earlier one. */
+static int cfg_store_add(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a,
+			 const char *name, size_t first)
 {
 	struct cfg *c = p->cfg;
-	const char *name = a->v[0].s;
+	const char *host = a->ctx == CTX_VHOST ? c->vhosts[p->cur].name : NULL;
 	size_t i, n = strlen(name);
-	int k = cfg_word_index(d, a->v[1].s);
+	int k = cfg_word_index(d, a->v[first].s);
 
-	if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+	if (strcmp(name, "*") != 0 &&
+	    (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n))
 		return cfg_fail(p, a->line, "store name must be 1..64 of [a-z0-9_-]: %s", name);
+	const char *what = first ? "store " : "storage", *shown = first ? name : "";
 	if (k < 0)
-		return cfg_fail(p, a->line, "store %s: unknown backend %s", name, a->v[1].s);
-	if ((k >= 2) != (a->n == 3))
-		return cfg_fail(p, a->line, "store %s %s %s", name, a->v[1].s,
+		return cfg_fail(p, a->line, "%s%s: unknown backend %s", what, shown, a->v[first].s);
+	if ((k >= 2) != (a->n == first + 2))
+		return cfg_fail(p, a->line, "%s%s %s %s", what, shown, a->v[first].s,
 				k >= 2 ? "needs a quoted connection string or URI" : "takes no argument");
-	for (i = 0; i < c->nstorage_stores && strcmp(c->storage_stores[i].name, name) != 0; i++)
+	for (i = 0; i < c->nstorage_stores && !(strcmp(c->storage_stores[i].name, name) == 0 &&
+						cfg_same_host(c->storage_stores[i].host, host));
+	     i++)
 		;
 	if (i == c->nstorage_stores) {
 		struct cfg_store *v = reallocarray(c->storage_stores, i + 1, sizeof(*v));
@@ -322,16 +334,28 @@ static int cfg_set_store(struct cfg_parser *p, const struct cfg_directive *d, st
 			return cfg_oom(p, a->line);
 		c->storage_stores = v;
 		memset(&v[i], 0, sizeof(v[i]));
-		if (cfg_replace_str(p, &v[i].name, name, a->line) < 0)
-			return -1;
 		c->nstorage_stores++;
+		if (cfg_replace_str(p, &v[i].name, name, a->line) < 0 ||
+		    (host && cfg_replace_str(p, &v[i].host, host, a->line) < 0))
+			return -1;
 	}
 	struct cfg_store *s = &c->storage_stores[i];
 	free(s->arg);
 	s->arg = NULL;
-	if (cfg_replace_str(p, &s->backend, a->v[1].s, a->line) < 0)
+	if (cfg_replace_str(p, &s->backend, a->v[first].s, a->line) < 0)
 		return -1;
-	return a->n == 3 ? cfg_replace_str(p, &s->arg, a->v[2].s, a->line) : 0;
+	return a->n == first + 2 ? cfg_replace_str(p, &s->arg, a->v[first + 1].s, a->line) : 0;
+}
+
+static int cfg_set_store(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+{
+	return cfg_store_add(p, d, a, a->v[0].s, 1);
+}
+
+static int cfg_set_host_storage(struct cfg_parser *p, const struct cfg_directive *d,
+				struct cfg_args *a)
+{
+	return cfg_store_add(p, d, a, "*", 0);
 }
 
 static int cfg_set_cache(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
@@ -465,7 +489,8 @@ static const struct cfg_directive cfg_directives[] = {
 
 	{"default", CTX_STORAGE, 1, 2, D_OPT_STR, 0, cfg_set_storage_default, 0, 0, 0, 0, cfg_backends},
 	{"cache", CTX_STORAGE, 2, 2, 0, 0, cfg_set_cache, 0, 0, 0, 0, cfg_cache_words},
-	{"store", CTX_STORAGE, 2, 3, D_OPT_STR, 0, cfg_set_store, 0, 0, 0, 0, cfg_backends},
+	{"store", CTX_STORAGE | CTX_VHOST, 2, 3, D_OPT_STR, 0, cfg_set_store, 0, 0, 0, 0, cfg_backends},
+	{"storage", CTX_VHOST, 1, 2, D_OPT_STR, 0, cfg_set_host_storage, 0, 0, 0, 0, cfg_backends},
 
 	{"cert", CTX_VHOST, 1, 1, 0, 0, cfg_set_path, FV(cert), 0, 0, 0, NULL},
 	{"key", CTX_VHOST, 1, 1, 0, 0, cfg_set_path, FV(key), 0, 0, 0, NULL},

@@ -49,7 +49,8 @@ static int put_storage_store(struct buf *out, const struct cfg_store *st)
 	buf_init(&g);
 	rc = tlv_put_str(&g, SL_STORAGE_STORE_NAME, st->name) |
 	     tlv_put_str(&g, SL_STORAGE_DEFAULT, st->backend) |
-	     (st->arg ? tlv_put_str(&g, SL_STORAGE_ARG, st->arg) : 0);
+	     (st->arg ? tlv_put_str(&g, SL_STORAGE_ARG, st->arg) : 0) |
+	     (st->host ? tlv_put_str(&g, SL_VHOST, st->host) : 0);
 	if (rc == 0)
 		rc = tlv_put(out, SL_STORAGE_STORE, g.data, g.len);
 	buf_free(&g);

@@ -127,7 +127,7 @@ static int run(const char *label, const char *name, const char *arg, const char 
 	       double *out)
 {
 	char dir[] = "/tmp/bench_storage.XXXXXX", err[256], cmd[64];
-	struct sto_be_spec spec = {NULL, name, arg, cache};
+	struct sto_be_spec spec = {.name = name, .arg = arg, .cache_url = cache};
 	struct sto_settings s = {dir, hosts, 1, 4096, &spec, 1};
 	struct sto_env env;
 

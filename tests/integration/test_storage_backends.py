@@ -192,3 +192,18 @@ def test_migrate_file_to_postgresql(server_factory, pg_db):
     assert set(users) <= listed(s)
     for u, p in users.items():
         assert login(s, u, p, mech="SCRAM-SHA-1" if u == "m0" else "SCRAM-SHA-256"), u
+
+
+@need_pg
+def test_backend_per_host(server_factory, pg_db):
+    """vhost "localhost" { storage postgresql "…" } puts that host's accounts in PostgreSQL,
+    whatever the default."""
+    s = server_factory(extra=f'storage {{ default file }}\nvhost "{DOMAIN}" {{ storage postgresql "{pg_db}" }}')
+    s.start()
+    s.add_user("carol", "carol-pw")
+    assert login(s, "carol", "carol-pw")
+    r = subprocess.run(["psql", "-At", pg_db, "-c",
+                        "SELECT username FROM xmppd_kv WHERE store='accounts'"],
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["carol"]
+    assert not os.path.exists(os.path.join(s.datadir, DOMAIN, "accounts", "carol"))

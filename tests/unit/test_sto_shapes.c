@@ -966,6 +966,48 @@ static void test_file_recovery_at_start(void **state)
 	check_queries(fx, "alice");
 }
 
+/* Backends per host and per store: example.org entirely in files, every host's "archive" in
+ * files, the rest (and localhost's accounts) in memory. */
+static void test_per_host_and_store(void **state)
+{
+	struct fixture *fx = *state;
+	const struct sto_be_spec specs[] = {
+		{.name = "memory"},
+		{.store = "*", .host = "example.org", .name = "file"},
+		{.store = "archive", .name = "file"},
+		{.store = "roster", .host = "nowhere.example", .name = "file"},
+	};
+	struct sto_settings s = {.datadir = fx->dir, .vhosts = hosts, .nvhosts = 2,
+				 .scram_iter = 4096, .specs = specs, .nspecs = 4};
+	char err[256], path[256], v[64];
+	struct stat st;
+	struct buf rep;
+
+	sto_env_close(&fx->env);
+	if (sto_env_open(&fx->env, &s, err, sizeof(err)) < 0)
+		fail_msg("sto_env_open: %s", err);
+	assert_int_equal(kv_set(fx, "localhost", "vcard", "alice", "mem"), STO_OK);
+	assert_int_equal(kv_set(fx, "example.org", "vcard", "alice", "disk"), STO_OK);
+	append_history(fx, "alice");
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_CREATE, "bob", "pw", &rep), STO_OK);
+	buf_free(&rep);
+	snprintf(path, sizeof(path), "%s/localhost/kv/vcard", fx->dir);
+	assert_int_equal(stat(path, &st), -1);
+	snprintf(path, sizeof(path), "%s/example.org/kv/vcard/alice", fx->dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/localhost/archive/archive/alice/index", fx->dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/localhost/accounts/bob", fx->dir);
+	assert_int_equal(stat(path, &st), -1);	/* localhost's accounts are in memory */
+	/* a restart keeps exactly what is on disk */
+	sto_env_close(&fx->env);
+	assert_int_equal(sto_env_open(&fx->env, &s, err, sizeof(err)), 0);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_ENOTFOUND);
+	assert_int_equal(kv_get(fx, "example.org", "vcard", "alice", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "disk");
+	check_queries(fx, "alice");
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -982,6 +1024,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_persists, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_file_torn_append, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_file_recovery_at_start, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_per_host_and_store, setup_file, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 		SUITE(setup_pg),

@@ -35,11 +35,11 @@ int sto_acct_get(struct sto_env *env, size_t host, const char *name, struct sto_
 	struct buf val;
 	int rc;
 
-	if (!env->acct_be)
+	if (!env->acct_be[host])
 		return sto_file_get(env->file, host, name, out, why, whylen);
 	sto_acct_where(env, host, name, &w);
 	buf_init(&val);
-	rc = env->acct_be->ops->kv_get(env->acct_be, &w, &val, reason);
+	rc = env->acct_be[host]->ops->kv_get(env->acct_be[host], &w, &val, reason);
 	if (rc == STO_OK && (val.len > STO_RECORD_MAX || buf_put_u8(&val, 0) < 0 ||
 			     sto_record_decode((char *)val.data, &esc, out, reason,
 					       sizeof(reason)) < 0))
@@ -59,7 +59,7 @@ int sto_acct_put(struct sto_env *env, size_t host, const char *name, const struc
 	struct buf rec;
 	int rc;
 
-	if (!env->acct_be)
+	if (!env->acct_be[host])
 		return sto_file_put(env->file, host, name, a, create_only, why, whylen);
 	/* create needs absence, passwd presence; not atomic across storage workers. */
 	rc = sto_acct_get(env, host, name, &old, why, whylen);
@@ -76,7 +76,8 @@ int sto_acct_put(struct sto_env *env, size_t host, const char *name, const struc
 		snprintf(reason, sizeof(reason), "cannot encode the account record");
 		rc = STO_EIO;
 	} else {
-		rc = env->acct_be->ops->kv_set(env->acct_be, &w, rec.data, rec.len, 0, reason);
+		struct sto_backend *b = env->acct_be[host];
+		rc = b->ops->kv_set(b, &w, rec.data, rec.len, 0, reason);
 	}
 	if (rc != STO_OK)
 		sto_acct_why(why, whylen, reason);
@@ -91,14 +92,14 @@ int sto_acct_delete(struct sto_env *env, size_t host, const char *name, char *wh
 	struct sto_where w;
 	int rc;
 
-	if (!env->acct_be)
+	if (!env->acct_be[host])
 		return sto_file_delete(env->file, host, name, why, whylen);
 	rc = sto_acct_get(env, host, name, &old, why, whylen);
 	explicit_bzero(&old, sizeof(old));
 	if (rc != STO_OK)
 		return rc;
 	sto_acct_where(env, host, name, &w);
-	rc = env->acct_be->ops->kv_set(env->acct_be, &w, NULL, 0, 1, reason);
+	rc = env->acct_be[host]->ops->kv_set(env->acct_be[host], &w, NULL, 0, 1, reason);
 	if (rc != STO_OK)
 		sto_acct_why(why, whylen, reason);
 	return rc;
@@ -111,10 +112,10 @@ int sto_acct_list(struct sto_env *env, size_t host, struct sto_names *out, char 
 	struct sto_where w;
 	int rc;
 
-	if (!env->acct_be)
+	if (!env->acct_be[host])
 		return sto_file_list(env->file, host, out, why, whylen);
 	sto_acct_where(env, host, "", &w);
-	rc = env->acct_be->ops->kv_users(env->acct_be, &w, out, reason);
+	rc = env->acct_be[host]->ops->kv_users(env->acct_be[host], &w, out, reason);
 	if (rc != STO_OK)
 		sto_acct_why(why, whylen, reason);
 	return rc;

@@ -90,7 +90,7 @@ struct sto_backend *sto_backend_open(const struct sto_be_spec *spec, const char 
 static int sto_env_backends(struct sto_env *env, const struct sto_settings *s, char *err,
 			    size_t errlen)
 {
-	static const struct sto_be_spec dflt = {NULL, "file", NULL, NULL};
+	static const struct sto_be_spec dflt = {NULL, NULL, "file", NULL, NULL};
 	const struct sto_be_spec *def = s->nspecs && !s->specs[0].store ? &s->specs[0] : &dflt;
 
 	if (!(env->backend = sto_backend_open(def, s->datadir, s->vhosts, s->nvhosts, err, errlen)))
@@ -109,28 +109,48 @@ static int sto_env_backends(struct sto_env *env, const struct sto_settings *s, c
 			return -1;
 		}
 		snprintf(o->store, sizeof(o->store), "%s", sp->store);
+		o->host = sp->host ? sto_env_host(env, sp->host) : -1;
+		if (sp->host && o->host < 0)
+			continue;	/* a host this worker does not serve */
 		if (!(o->backend = sto_backend_open(sp, s->datadir, s->vhosts, s->nvhosts, err,
 						    errlen)))
 			return -1;
 		env->nstores++;
 	}
 	/* Accounts follow their store's spec; in files they keep their own layout. */
-	const struct sto_be_spec *acct = def;
-	for (size_t i = 0; i < s->nspecs; i++)
-		if (s->specs[i].store && strcmp(s->specs[i].store, STO_ACCOUNTS_STORE) == 0)
-			acct = &s->specs[i];
-	if (strcmp(acct->name, "file") != 0)
-		env->acct_be = sto_backend_uncached(sto_env_backend(env, 0, STO_ACCOUNTS_STORE));
+	if (!(env->acct_be = calloc(env->nvhosts ? env->nvhosts : 1, sizeof(*env->acct_be)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t h = 0; h < env->nvhosts; h++) {
+		struct sto_backend *b = sto_backend_uncached(sto_env_backend(env, h, STO_ACCOUNTS_STORE));
+		if (strcmp(b->ops->name, "file") != 0)
+			env->acct_be[h] = b;
+	}
 	return 0;
 }
 
+/* The most specific match wins: this host and store, this host's "*", any host's store. */
 struct sto_backend *sto_env_backend(struct sto_env *env, size_t host, const char *store)
 {
-	(void)host;
-	for (size_t i = 0; i < env->nstores; i++)
-		if (strcmp(env->stores[i].store, store) == 0)
-			return env->stores[i].backend;
-	return env->backend;
+	struct sto_backend *best = env->backend;
+	int rank = 0;
+
+	for (size_t i = 0; i < env->nstores; i++) {
+		const struct sto_store_be *o = &env->stores[i];
+		int r = 0;
+		if (o->host == (int)host && strcmp(o->store, store) == 0)
+			r = 3;
+		else if (o->host == (int)host && strcmp(o->store, "*") == 0)
+			r = 2;
+		else if (o->host < 0 && strcmp(o->store, store) == 0)
+			r = 1;
+		if (r > rank) {
+			rank = r;
+			best = o->backend;
+		}
+	}
+	return best;
 }
 
 int sto_env_open(struct sto_env *env, const struct sto_settings *s, char *err, size_t errlen)
@@ -170,6 +190,7 @@ void sto_env_close(struct sto_env *env)
 	for (size_t i = 0; i < env->nstores; i++)
 		env->stores[i].backend->ops->close(env->stores[i].backend);
 	free(env->stores);
+	free(env->acct_be);
 	if (env->backend)
 		env->backend->ops->close(env->backend);
 	for (size_t i = 0; i < env->nvhosts; i++)

@@ -64,6 +64,7 @@ static void sto_slice_store(struct sto_slice *s, const struct tlv *g)
 		slot = t.tag == SL_STORAGE_STORE_NAME ? (char **)&sp->store
 		       : t.tag == SL_STORAGE_DEFAULT  ? (char **)&sp->name
 		       : t.tag == SL_STORAGE_ARG      ? (char **)&sp->arg
+		       : t.tag == SL_VHOST	      ? (char **)&sp->host
 						      : NULL;
 		if (!slot || *slot || !(*slot = tlv_strdup(&t)))
 			fatal_config("malformed storage store override in slice", "");
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
 		free((char *)sl.specs[i].store);
 		free((char *)sl.specs[i].name);
 		free((char *)sl.specs[i].arg);
+		free((char *)sl.specs[i].host);
 	}
 	buf_free(&b.slice);
 	log_info("storage stopped", "");

@@ -13,16 +13,19 @@
 #define STO_SECRET_FILE	".scram-secret"
 
 struct sto_backend;
-/* A store whose data lives in another backend than the default. */
+/* A store ("*": every store) whose data lives in another backend than the default, for one
+ * host (host >= 0) or for all (-1). */
 struct sto_store_be {
 	char store[65];
+	int host;
 	struct sto_backend *backend;
 };
 
 /* A backend as configured: "memory", "file", "postgresql" with a conninfo, "mongodb" with
  * a URI; cache "redis" with a URL in front of it when cache_url is set. */
 struct sto_be_spec {
-	const char *store;	/* NULL for the default */
+	const char *store;	/* NULL for the default; "*" every store of host */
+	const char *host;	/* NULL: every host */
 	const char *name;
 	const char *arg;
 	const char *cache_url;
@@ -36,7 +39,7 @@ struct sto_env {
 	uint8_t secret[STO_SECRET_LEN];	/* keys the fake salts of unknown users */
 	struct sto_file *file;
 	struct sto_backend *backend;	/* keyval/map/archive by default */
-	struct sto_backend *acct_be;	/* accounts, when not in the file backend (borrowed) */
+	struct sto_backend **acct_be;	/* by host: accounts outside the file backend, or NULL */
 	struct sto_store_be *stores;	/* per-store overrides */
 	size_t nstores;
 	uint64_t bad_requests;	/* malformed sto bodies (answered STO_EINVAL) */
