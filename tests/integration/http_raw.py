@@ -64,7 +64,7 @@ class Conn:
             k, v = line.split(":", 1)
             assert k.lower() not in headers, f"duplicate header {k}"
             headers[k.lower()] = v.strip()
-        n = 0 if head_only or int(status) in (101, 204, 304) else int(headers.get("content-length", "0"))
+        n = 0 if head_only or int(status) in (100, 101, 204, 304) else int(headers.get("content-length", "0"))
         while len(self.buf) < n:
             self._fill(deadline)
         body, self.buf = self.buf[:n], self.buf[n:]

@@ -284,6 +284,21 @@ def test_bosh_first_stage(srv, name, body, status, cond):
     assert bosh_condition(r) == cond
 
 
+def test_expect_100_continue(srv):
+    body = f"<body rid='1' to='localhost' ver='1.6' xmlns='{NS_BOSH}'/>".encode()
+    c = Conn(srv.http_port)
+    try:
+        c.send(b"POST /http-bind HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body))
+        interim = c.read_response(head_only=True)
+        assert interim.status == 100 and interim.headers == {}
+        c.send(body)
+        r = c.read_response()
+        assert r.status == 200 and bosh_condition(r) == "remote-connection-failed"
+    finally:
+        c.close()
+
+
 def test_bosh_cors_preflight(srv):
     r = request(srv.http_port, b"OPTIONS /http-bind HTTP/1.1\r\nHost: localhost\r\nOrigin: http://web.example\r\n"
                 b"Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n"
