@@ -53,6 +53,7 @@ struct mod_sto_req {
 	int has_limit;
 	int reverse;
 	int total;			/* ARCH_FIND: also count the matches */
+	const char *password;		/* ACCOUNT_CREATE / ACCOUNT_PASSWD; wiped from the request */
 };
 
 struct mod_sto_reply {
@@ -105,6 +106,8 @@ struct mod_api {
 	int (*store)(struct mod_host *h, const struct mod_sto_req *req, mod_sto_fn cb, void *arg);
 	/* walks reply TLVs: 1 with the next field, 0 at the end, -1 when malformed */
 	int (*sto_next)(const uint8_t *p, size_t len, size_t *off, unsigned *tag, const uint8_t **val, size_t *vlen);
+	/* fires a lifecycle event (user-registered, user-deleted, ...) with arg on h */
+	int (*fire)(struct mod_host *h, const char *event, const char *arg);
 	/* element trees from and to XML text */
 	struct xnode *(*x_parse)(const char *xml, size_t len);
 	char *(*x_to_string)(const struct xnode *n);	/* malloc'd, NUL-terminated; caller frees */

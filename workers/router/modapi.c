@@ -240,4 +240,5 @@ const struct mod_api rtr_mod_api = {
 	.each_session = api_each_session,
 	.send_to_session = api_send_to_session,
 	.session_presence = api_session_presence,
+	.fire = rtr_fire_lifecycle,
 };

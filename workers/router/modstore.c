@@ -39,6 +39,8 @@ static int build(struct buf *body, const struct mod_host *h, const struct mod_st
 		rc |= tlv_put_u32(body, STO_T_REVERSE, 1);
 	if (q->total)
 		rc |= tlv_put_u32(body, STO_T_TOTAL, 1);
+	if (q->password)
+		rc |= tlv_put_str(body, STO_T_PASSWORD, q->password);
 	return rc;
 }
 
@@ -95,8 +97,8 @@ int rtr_mod_store(struct mod_host *h, const struct mod_sto_req *q, mod_sto_fn cb
 			rtr_hold_release(c->hold);
 		free(c);
 	}
-	buf_free(&body);
-	buf_free(&env_bytes);
+	buf_wipe_free(&body);	/* may hold a password */
+	buf_wipe_free(&env_bytes);
 	return rc;
 }
 
