@@ -416,3 +416,50 @@ def test_connections_per_address(server_factory):
     finally:
         for c in held:
             c.close()
+
+
+def _fingerprint(port):
+    c = Conn(port, tls=True)
+    try:
+        return c.sock.getpeercert(binary_form=True)
+    finally:
+        c.close()
+
+
+def test_reload_certificates_and_proxies(server_factory, tmp_path):
+    """xmppctl reload gives the running http worker new certificates and trusted proxies: new
+    connections see them, open ones go on, and a slice that does not load changes nothing."""
+    s = server_factory(http=True, https=True)
+    s.start()
+    first = _fingerprint(s.https_port)
+    held = Conn(s.https_port, tls=True)
+    try:
+        r = get(s.http_port, "/before-reload", extra="X-Forwarded-For: 198.51.100.1\r\n")
+        assert r.status == 404
+        assert re.search(r'ip=127\.0\.0\.1 method=GET path="/before-reload"', s.log_text())
+        harness.make_cert(str(tmp_path), "localhost")
+        for ext in ("pem", "key"):
+            shutil.copy(tmp_path / f"localhost.{ext}", os.path.join(s.certs, f"localhost.{ext}"))
+        s.extra = "server { trusted-proxies 127.0.0.1 }\n"
+        s.write_config()
+        s.ctl("reload")
+        harness.wait_for(lambda: re.search(r'proc=http\.0 .*msg="configuration reloaded"', s.log_text()),
+                         what="http worker reloaded")
+        second = _fingerprint(s.https_port)
+        assert second != first
+        held.send(b"GET /still-open HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert held.read_response().status == 404
+        r = get(s.http_port, "/after-reload", extra="X-Forwarded-For: 198.51.100.1\r\n")
+        assert r.status == 404
+        harness.wait_for(lambda: re.search(r'ip=198\.51\.100\.1 method=GET path="/after-reload"', s.log_text()),
+                         what="X-Forwarded-For believed after reload")
+        # a certificate that does not load: the worker keeps the one it has
+        with open(os.path.join(s.certs, "localhost.pem"), "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+        s.ctl("reload")
+        harness.wait_for(lambda: "reload refused, the old configuration stays" in s.log_text(),
+                         what="bad reload refused")
+        assert _fingerprint(s.https_port) == second
+        assert s.worker("http")["restarts"] == 0
+    finally:
+        held.close()

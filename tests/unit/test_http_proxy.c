@@ -80,9 +80,9 @@ static void test_forwarded_for(void **state)
 	(void)state;
 	static struct http_env e;
 	env = &e;
-	assert_int_equal(http_cidr_parse("127.0.0.1", &e.proxies[0]), 0);
-	assert_int_equal(http_cidr_parse("10.0.0.0/8", &e.proxies[1]), 0);
-	e.nproxies = 2;
+	assert_int_equal(http_cidr_parse("127.0.0.1", &e.conf.proxies[0]), 0);
+	assert_int_equal(http_cidr_parse("10.0.0.0/8", &e.conf.proxies[1]), 0);
+	e.conf.nproxies = 2;
 	for (size_t i = 0; i < sizeof(xffs) / sizeof(xffs[0]); i++) {
 		const struct xff_case *x = &xffs[i];
 		char head[512];

@@ -160,15 +160,21 @@ struct http_listener {
 	int tls;
 };
 
-struct http_env {
-	struct ev_loop *loop;
-	struct wrk_boot boot;
+/* What the configuration slice says; replaced whole on reload (conf.c). */
+struct http_conf {
 	size_t body_max;		/* = stanza size limit */
 	uint32_t conn_per_ip;		/* connections from one address (trusted proxies exempt) */
 	struct http_vhost *vhosts;
 	size_t nvhosts;
 	struct http_cidr proxies[HTTP_MAX_TRUSTED_PROXIES];
 	size_t nproxies;
+	char *webroot;			/* read once, before the sandbox */
+};
+
+struct http_env {
+	struct ev_loop *loop;
+	struct wrk_boot boot;
+	struct http_conf conf;
 	struct web_file *files;
 	size_t nfiles;
 	struct http_listener listeners[WRK_MAX_LISTENERS];
@@ -179,6 +185,11 @@ struct http_env {
 };
 extern struct http_env *env;
 
+/* conf.c: 0, or -1 with why filled (c is then empty). */
+int http_conf_read(const uint8_t *p, size_t n, struct http_conf *c, char *why, size_t cap);
+void http_conf_free(struct http_conf *c);
+/* Makes c the running configuration (taken) and frees the previous one. */
+void http_conf_apply(struct http_conf *c);
 /* http_conn.c */
 void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 int http_conn_send(struct http_conn *c, const void *p, size_t n);

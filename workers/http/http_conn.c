@@ -103,7 +103,7 @@ static void conn_requests(struct http_conn *c)
 		struct http_req r;
 		if (!c->req_started)
 			c->req_started = ev_now(env->loop);
-		int rc = http_parse_head((const char *)c->in.data, c->in.len, env->body_max, &r);
+		int rc = http_parse_head((const char *)c->in.data, c->in.len, env->conf.body_max, &r);
 		if (rc == 0)
 			return;
 		if (rc < 0) {
@@ -137,7 +137,7 @@ static void conn_requests(struct http_conn *c)
 static void conn_read_some(struct http_conn *c)
 {
 	for (int i = 0; i < 4 && !c->dead; i++) {
-		if (c->mode == HTTP_MODE_HTTP && c->in.len >= HTTP_MAX_HEAD + env->body_max)
+		if (c->mode == HTTP_MODE_HTTP && c->in.len >= HTTP_MAX_HEAD + env->conf.body_max)
 			return;	/* a whole request fits: the parser has answered or will */
 		if (c->out.len >= HTTP_OUT_PAUSE)
 			return;
@@ -284,7 +284,7 @@ static int addr_over_limit(const uint8_t addr[16])
 		return 0;
 	uint32_t n = 0;
 	for (const struct http_conn *c = env->conns; c; c = c->next)
-		if (memcmp(c->addr, addr, 16) == 0 && ++n >= env->conn_per_ip)
+		if (memcmp(c->addr, addr, 16) == 0 && ++n >= env->conf.conn_per_ip)
 			return 1;
 	return 0;
 }
@@ -307,7 +307,7 @@ static void conn_new(int fd, int listener, const uint8_t addr[16])
 	buf_init(&c->in);
 	buf_init(&c->out);
 	buf_init(&c->msg.data);
-	c->msg.max = env->body_max;
+	c->msg.max = env->conf.body_max;
 	c->next = env->conns;
 	if (env->conns)
 		env->conns->prev = c;

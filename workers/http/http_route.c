@@ -100,9 +100,9 @@ const struct http_vhost *http_vhost_by_host(const struct http_req *r)
 	const char *colon = memchr(f->value, ':', n);
 	if (f->value[0] != '[' && colon)
 		n = (size_t)(colon - f->value);
-	for (size_t i = 0; i < env->nvhosts; i++)
-		if (strlen(env->vhosts[i].name) == n && strncasecmp(env->vhosts[i].name, f->value, n) == 0)
-			return &env->vhosts[i];
+	for (size_t i = 0; i < env->conf.nvhosts; i++)
+		if (strlen(env->conf.vhosts[i].name) == n && strncasecmp(env->conf.vhosts[i].name, f->value, n) == 0)
+			return &env->conf.vhosts[i];
 	return NULL;
 }
 

@@ -11,112 +11,25 @@
 #include "ctl.h"
 #include "http.h"
 #include "log.h"
-#include "slice.h"
 #include "tlv.h"
-#include "xlimits.h"
 
 #define HTTP_STOP_GRACE 1.0	/* seconds connections get to take their last bytes on SIGTERM */
 
 struct http_env *env;
 
-struct vhost_pem {
-	const uint8_t *cert, *key;
-	size_t cert_len, key_len;
-};
-
-static struct http_vhost *vhost_add(const struct tlv *t)
+/* A new slice from `xmppctl reload` / SIGHUP: certificates, trusted proxies and limits change
+ * for new connections; a slice that does not load leaves everything as it was. */
+static void http_reload(void *arg, const uint8_t *req, size_t len, struct buf *reply)
 {
-	if (env->nvhosts >= MAX_VHOSTS)
-		fatal_config("too many virtual hosts", "");
-	struct http_vhost *v = realloc(env->vhosts, (env->nvhosts + 1) * sizeof(*v));
-	if (!v)
-		fatal("out of memory", "");
-	env->vhosts = v;
-	v = &env->vhosts[env->nvhosts++];
-	memset(v, 0, sizeof(*v));
-	if (!(v->name = tlv_strdup(t)) || !v->name[0])
-		fatal_config("bad virtual host name in slice", "");
-	return v;
-}
-
-static void vhost_tls(struct http_vhost *v, const struct vhost_pem *p)
-{
-	if (!v || !p->cert)
+	(void)arg, (void)reply;
+	struct http_conf next;
+	char why[160];
+	if (http_conf_read(req, len, &next, why, sizeof(why)) < 0) {
+		log_err("reload refused, the old configuration stays", "reason=\"%s\"", why);
 		return;
-	v->tls = http_tls_ctx_new(p->cert, p->cert_len, p->key, p->key_len);
-	if (!v->tls)
-		fatal_config("cannot load the certificate of a virtual host", "vhost=%s", v->name);
-}
-
-static void proxy_add(const struct tlv *t)
-{
-	char s[64];
-	if (env->nproxies >= HTTP_MAX_TRUSTED_PROXIES || tlv_str(t, s, sizeof(s)) < 0 ||
-	    http_cidr_parse(s, &env->proxies[env->nproxies]) < 0)
-		fatal_config("bad trusted proxy in slice", "");
-	env->nproxies++;
-}
-
-/* Reads the slice; returns the web root (malloc'd) or NULL. */
-static char *slice_read(void)
-{
-	struct rbuf r;
-	struct tlv t;
-	struct http_vhost *cur = NULL;
-	struct vhost_pem pem = {0};
-	uint64_t v64;
-	uint32_t v32;
-	char *webroot = NULL;
-	int rc;
-	rbuf_init(&r, env->boot.slice.data, env->boot.slice.len);
-	while ((rc = tlv_next(&r, &t)) == 1) {
-		switch (t.tag) {
-		case SL_STANZA_SIZE:
-			if (tlv_u64(&t, &v64) < 0 || v64 < 1024 || v64 > XE_MAX_BODY)
-				fatal_config("bad stanza size in slice", "");
-			env->body_max = (size_t)v64;
-			break;
-		case SL_VHOST:
-			vhost_tls(cur, &pem);
-			cur = vhost_add(&t);
-			memset(&pem, 0, sizeof(pem));
-			break;
-		case SL_VHOST_CERT:
-			pem.cert = t.val;
-			pem.cert_len = t.len;
-			break;
-		case SL_VHOST_KEY:
-			pem.key = t.val;
-			pem.key_len = t.len;
-			break;
-		case SL_COMPONENT:
-			vhost_tls(cur, &pem);
-			cur = NULL;
-			memset(&pem, 0, sizeof(pem));
-			break;
-		case SL_CONN_PER_IP:
-			if (tlv_u32(&t, &v32) < 0 || v32 == 0)
-				fatal_config("bad conn-per-ip in slice", "");
-			env->conn_per_ip = v32;
-			break;
-		case SL_HTTP_TRUSTED_PROXY:
-			proxy_add(&t);
-			break;
-		case SL_HTTP_WEBROOT:
-			free(webroot);
-			if (!(webroot = tlv_strdup(&t)))
-				fatal_config("bad web root in slice", "");
-			break;
-		default:
-			break;
-		}
 	}
-	if (rc < 0)
-		fatal_config("malformed configuration slice", "");
-	vhost_tls(cur, &pem);
-	if (env->nvhosts == 0)
-		fatal_config("no virtual host in the http slice", "");
-	return webroot;
+	http_conf_apply(&next);
+	log_notice("configuration reloaded", "vhosts=%zu proxies=%zu", env->conf.nvhosts, env->conf.nproxies);
 }
 
 static void listeners_start(void)
@@ -130,8 +43,8 @@ static void listeners_start(void)
 			continue;
 		}
 		int has_cert = 0;
-		for (size_t k = 0; k < env->nvhosts; k++)
-			has_cert |= env->vhosts[k].tls != NULL;
+		for (size_t k = 0; k < env->conf.nvhosts; k++)
+			has_cert |= env->conf.vhosts[k].tls != NULL;
 		if (tls && !has_cert) {
 			log_err("https listener without any certificate, not served", "");
 			close(l->fd);
@@ -198,28 +111,29 @@ static void http_ctl(void *arg, const uint8_t *req, size_t len, struct buf *repl
 int main(void)
 {
 	static struct http_env e;	/* the process env, pointed to by env */
+	struct http_conf conf;
+	char why[160];
 	env = &e;
-	env->body_max = STANZA_SIZE_DEFAULT;
-	env->conn_per_ip = CONN_PER_IP_DEFAULT;
 	wrk_boot_read(&env->boot);
 	env->loop = ev_default_loop(EVFLAG_AUTO);
 	if (!env->loop)
 		fatal("no event loop", "");
-	char *webroot = slice_read();
+	if (http_conf_read(env->boot.slice.data, env->boot.slice.len, &conf, why, sizeof(why)) < 0)
+		fatal_config("bad configuration slice", "reason=\"%s\"", why);
+	http_conf_apply(&conf);
 	buf_wipe_free(&env->boot.slice);	/* it held private keys */
-	if (webroot && http_web_load(webroot) < 0)
-		fatal_config("cannot load the web root", "path=\"%s\"", webroot);
-	free(webroot);
+	if (env->conf.webroot && http_web_load(env->conf.webroot) < 0)
+		fatal_config("cannot load the web root", "path=\"%s\"", env->conf.webroot);
 	uint8_t seed[16];
 	if (RAND_bytes(seed, sizeof(seed)) != 1)	/* the DRBG is ready before the sandbox */
 		fatal("no randomness", "");
 	wrk_sandbox(&env->boot);
-	wrk_chan_start(env->loop, http_ctl, NULL, NULL);
+	wrk_chan_start(env->loop, http_ctl, http_reload, NULL);
 	wrk_signals(env->loop, http_stop, NULL);
 	listeners_start();
 	wrk_ready();
 	log_info("http ready", "instance=%u vhosts=%zu listeners=%u files=%zu proxies=%zu",
-		 env->boot.instance, env->nvhosts, env->nlisteners, env->nfiles, env->nproxies);
+		 env->boot.instance, env->conf.nvhosts, env->nlisteners, env->nfiles, env->conf.nproxies);
 	ev_run(env->loop, 0);
 	return 0;
 }

@@ -63,8 +63,8 @@ void http_addr_format(const uint8_t addr[16], char *out, size_t cap)
 
 int http_proxy_trusted(const uint8_t addr[16])
 {
-	for (size_t i = 0; i < env->nproxies; i++)
-		if (http_cidr_match(&env->proxies[i], addr))
+	for (size_t i = 0; i < env->conf.nproxies; i++)
+		if (http_cidr_match(&env->conf.proxies[i], addr))
 			return 1;
 	return 0;
 }

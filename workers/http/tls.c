@@ -16,11 +16,11 @@ static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	if (!name)
 		return SSL_TLSEXT_ERR_NOACK;
-	for (size_t i = 0; i < env->nvhosts; i++) {
-		if (strcasecmp(env->vhosts[i].name, name) != 0 || !env->vhosts[i].tls)
+	for (size_t i = 0; i < env->conf.nvhosts; i++) {
+		if (strcasecmp(env->conf.vhosts[i].name, name) != 0 || !env->conf.vhosts[i].tls)
 			continue;
-		if (SSL_get_SSL_CTX(ssl) != env->vhosts[i].tls)
-			SSL_set_SSL_CTX(ssl, env->vhosts[i].tls);
+		if (SSL_get_SSL_CTX(ssl) != env->conf.vhosts[i].tls)
+			SSL_set_SSL_CTX(ssl, env->conf.vhosts[i].tls);
 		return SSL_TLSEXT_ERR_OK;
 	}
 	return SSL_TLSEXT_ERR_NOACK;	/* the first host's certificate; the Host header decides later */
@@ -102,8 +102,8 @@ SSL_CTX *http_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *k
 int http_tls_begin(struct http_conn *c)
 {
 	SSL_CTX *ctx = NULL;
-	for (size_t i = 0; !ctx && i < env->nvhosts; i++)
-		ctx = env->vhosts[i].tls;
+	for (size_t i = 0; !ctx && i < env->conf.nvhosts; i++)
+		ctx = env->conf.vhosts[i].tls;
 	if (!ctx)
 		return -1;
 	c->ssl = SSL_new(ctx);

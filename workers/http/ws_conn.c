@@ -60,7 +60,7 @@ void http_ws_upgrade(struct http_conn *c, const struct http_req *r)
 		 "Sec-WebSocket-Protocol: xmpp\r\n", accept);
 	http_respond(c, r, 101, NULL, extra, NULL, 0);
 	c->mode = HTTP_MODE_WS;
-	c->msg.max = env->body_max;
+	c->msg.max = env->conf.body_max;
 	http_conn_timer(c, WS_PING_INTERVAL);
 	log_info("websocket open", "ip=%s tls=%d", c->ip, c->ssl != NULL);
 }
@@ -164,9 +164,9 @@ static int ws_xml_parse(const uint8_t *p, size_t n, struct ws_xml *w)
 
 static const struct http_vhost *ws_vhost(const char *name)
 {
-	for (size_t i = 0; i < env->nvhosts; i++)
-		if (strcasecmp(env->vhosts[i].name, name) == 0)
-			return &env->vhosts[i];
+	for (size_t i = 0; i < env->conf.nvhosts; i++)
+		if (strcasecmp(env->conf.vhosts[i].name, name) == 0)
+			return &env->conf.vhosts[i];
 	return NULL;
 }
 
@@ -199,7 +199,7 @@ static void ws_stream_error(struct http_conn *c, const char *from, const char *c
 static void ws_xmpp_message(struct http_conn *c, const uint8_t *p, size_t n)
 {
 	struct ws_xml w;
-	const char *deflt = env->nvhosts ? env->vhosts[0].name : "localhost";
+	const char *deflt = env->conf.nvhosts ? env->conf.vhosts[0].name : "localhost";
 	if (ws_xml_parse(p, n, &w) < 0) {
 		ws_stream_error(c, deflt, "not-well-formed", "A message must be one well-formed element");
 		return;
@@ -282,7 +282,7 @@ void http_ws_input(struct http_conn *c)
 {
 	while (!c->closing && !c->dead && c->in.len > 0) {
 		struct ws_frame f;
-		int rc = ws_frame_parse(c->in.data, c->in.len, env->body_max, &f);
+		int rc = ws_frame_parse(c->in.data, c->in.len, env->conf.body_max, &f);
 		if (rc == 0)
 			return;
 		if (rc < 0) {
