@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1008,6 +1009,64 @@ static void test_per_host_and_store(void **state)
 	check_queries(fx, "alice");
 }
 
+static void append_n(struct fixture *fx, const char *prefix, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct buf b;
+		char id[32];
+		snprintf(id, sizeof(id), "%s%u", prefix, i);
+		req(&b, STO_OP_ARCH_APPEND, "localhost", "archive", "shared");
+		assert_int_equal(tlv_put_str(&b, STO_T_VALUE, "<message><body>m1</body></message>"), 0);
+		assert_int_equal(tlv_put_u64(&b, STO_T_WHEN, T0 + i), 0);
+		assert_int_equal(tlv_put_str(&b, STO_T_WITH, prefix), 0);
+		assert_int_equal(tlv_put_str(&b, STO_T_ID, id), 0);
+		if (send_drop(fx, &b) != STO_OK)
+			fail_msg("append %s failed", id);
+	}
+}
+
+/* Two storage workers appending to one archive at once (file backend, flock): every item
+ * lands once, the index stays clean. */
+static void test_file_two_writers(void **state)
+{
+	struct fixture *fx = *state;
+	struct buf rep;
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fixture child;
+		memset(&child, 0, sizeof(child));
+		memcpy(child.dir, fx->dir, sizeof(child.dir));
+		child.spec.name = "file";
+		open_env(&child);
+		append_n(&child, "c", 150);
+		sto_env_close(&child.env);
+		_exit(0);
+	}
+	append_n(fx, "p", 150);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	struct aq all = {"all", 0, 0, NULL, NULL, NULL, NULL, 0, 0, 1, STO_OK, "", 0, 300};
+	char got[16];
+	uint32_t c, tot;
+	for (int k = 0; k < 2; k++) {
+		struct aq one = all;
+		one.with = k ? "c" : "p";
+		assert_int_equal(run_query(fx, "shared", &one, &rep), STO_OK);
+		items_of(&rep, got, sizeof(got), &c, &tot);
+		assert_int_equal(tot, 150);
+		buf_free(&rep);
+	}
+	sto_env_close(&fx->env);
+	open_env(fx);
+	assert_int_equal(run_query(fx, "shared", &all, &rep), STO_OK);
+	items_of(&rep, got, sizeof(got), &c, &tot);
+	assert_int_equal(tot, 300);
+	buf_free(&rep);
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -1025,6 +1084,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_torn_append, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_file_recovery_at_start, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_per_host_and_store, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_file_two_writers, setup_file, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 		SUITE(setup_pg),
