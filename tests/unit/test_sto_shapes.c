@@ -380,20 +380,26 @@ static void test_map(void **state)
 	assert_int_equal(tlv_put(&b, STO_T_ENTRY, "\0\0\0", 3), 0);
 	assert_int_equal(send_drop(fx, &b), STO_EINVAL);
 	assert_int_equal(map_get(fx, "localhost", "carol", "k3", v, sizeof(v)), STO_ENOTFOUND);
-	/* get_all and delete_all across users */
+	/* get_all and delete_all across users, the host-wide one and one with a hashed name */
+	char longuser[301], want[512];
+	memset(longuser, 'a', 300);
+	longuser[300] = 0;
 	assert_int_equal(map_set(fx, "carol", "storage:bookmarks", "<cb/>"), STO_OK);
+	assert_int_equal(map_set(fx, "", "storage:bookmarks", "<hb/>"), STO_OK);
+	assert_int_equal(map_set(fx, longuser, "storage:bookmarks", "<lb/>"), STO_OK);
 	req(&b, STO_OP_MAP_GET_ALL, "localhost", "private", NULL);
 	assert_int_equal(tlv_put_str(&b, STO_T_KEY, "storage:bookmarks"), 0);
 	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
 	join_entries(&rep, v, sizeof(v));
-	assert_string_equal(v, "alice=<b/>,bob=<bb/>,carol=<cb/>");
+	snprintf(want, sizeof(want), "=<hb/>,%s=<lb/>,alice=<b/>,bob=<bb/>,carol=<cb/>", longuser);
+	assert_string_equal(v, want);
 	buf_free(&rep);
 	req(&b, STO_OP_MAP_DELETE_ALL, "localhost", "private", NULL);
 	assert_int_equal(tlv_put_str(&b, STO_T_KEY, "storage:bookmarks"), 0);
 	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
 	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
 	assert_int_equal(tlv_u32(&t, &n), 0);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 5);
 	buf_free(&rep);
 	assert_int_equal(map_get(fx, "localhost", "bob", "storage:bookmarks", v, sizeof(v)), STO_ENOTFOUND);
 	assert_int_equal(map_get(fx, "localhost", "carol", "k2", v, sizeof(v)), STO_OK);

@@ -17,6 +17,7 @@
 #include "tlv.h"
 
 #define FS_MAGIC "XKV1"
+#define FS_USER_FILE ".user"	/* in a hashed user directory: a record naming the user */
 #define FS_RECORD_MAX (STO_VALUE_MAX + 2 * STO_KEY_MAX + 64u)
 
 static const char *const fs_shape_dir[] = {"kv", "map", "archive"};
@@ -28,6 +29,18 @@ int fs_name(const char *s, char *out, size_t cap)
 		return 0;
 	}
 	return sto_localpart_fname(s, out, cap);
+}
+
+static int fs_record_write(int dirfd, const char *name, const struct sto_where *w, int with_key,
+			   const uint8_t *v, size_t n);
+
+/* A new hashed user directory gets FS_USER_FILE, so listings can name its user. */
+static int fs_name_hashed_dir(int fd, const struct sto_where *w)
+{
+	struct stat st;
+	if (fstatat(fd, FS_USER_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	return fs_record_write(fd, FS_USER_FILE, w, 0, (const uint8_t *)"", 0);
 }
 
 int fs_dir(struct fs_backend *f, const struct sto_where *w, int shape, int with_user, int create)
@@ -49,6 +62,12 @@ int fs_dir(struct fs_backend *f, const struct sto_where *w, int shape, int with_
 		close(fd);
 		errno = saved;
 		fd = next;
+	}
+	if (fd >= 0 && create && with_user && uname[0] == '~' && fs_name_hashed_dir(fd, w) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
 	}
 	return fd;
 }
@@ -238,16 +257,24 @@ static int fs_names_in(int dfd, int from_records, uint16_t tag, struct sto_names
 	for (size_t i = 0; rc == 0 && i < raw.n; i++) {
 		char plain[STO_KEY_MAX + 1];
 		struct tlv u, k, v;
-		if (strcmp(raw.v[i], "@") == 0)
+		if (strcmp(raw.v[i], "@") == 0) {
+			if (!from_records)	/* the host-wide user of a map or archive */
+				rc = sto_names_push(out, "");
 			continue;
+		}
 		if (!from_records && sto_localpart_unescape(raw.v[i], plain, sizeof(plain)) == 0) {
 			rc = sto_names_push(out, plain);
 			continue;
 		}
-		if (!from_records)
-			continue;	/* a hashed user directory: its records name it */
+		/* A hashed user directory names its user in FS_USER_FILE. */
+		int sub = from_records ? -1 : openat(dfd, raw.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (!from_records && sub < 0)
+			continue;
 		buf_reset(&rec);
-		int got = fs_record_read(dfd, raw.v[i], &rec, &u, &k, &v);
+		int got = fs_record_read(from_records ? dfd : sub, from_records ? raw.v[i] : FS_USER_FILE,
+					 &rec, &u, &k, &v);
+		if (sub >= 0)
+			close(sub);
 		const struct tlv *t = tag == STO_T_KEY ? &k : &u;
 		if (got == 1 && t->tag && tlv_str(t, plain, sizeof(plain)) == 0)
 			rc = sto_names_push(out, plain);
