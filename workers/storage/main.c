@@ -22,6 +22,7 @@ struct sto_slice {
 	char *vhost_names[MAX_VHOSTS];
 	size_t nvhosts;
 	uint32_t scram_iter;
+	uint32_t nstorage;
 	char backend[32];
 	char *backend_arg;
 	char *cache_url;
@@ -95,6 +96,8 @@ static void sto_slice_read(const struct wrk_boot *b, struct sto_slice *s)
 			fatal_config("bad storage backend name in slice", "");
 		else if (t.tag == SL_STORAGE_ARG)
 			sto_slice_arg(s, &t);
+		else if (t.tag == SL_NSTORAGE && tlv_u32(&t, &s->nstorage) < 0)
+			fatal_config("bad storage worker count in slice", "");
 		else if (t.tag == SL_STORAGE_CACHE && (s->cache_url || !(s->cache_url = tlv_strdup(&t))))
 			fatal_config("bad storage cache URL in slice", "");
 		else if (t.tag == SL_STORAGE_STORE)
@@ -160,6 +163,10 @@ int main(int argc, char **argv)
 	wrk_signals(loop, sto_on_stop, loop);
 	wrk_ready();
 	log_info("storage ready", "backend=%s vhosts=%zu", sl.backend, sl.nvhosts);
+	for (size_t i = 0; i < sl.nspecs; i++)
+		if (sl.nstorage > 1 && strcmp(sl.specs[i].name, "memory") == 0)
+			log_warn("memory storage is per worker: with several storage workers each "
+				 "holds a different part of the data", "workers=%u", sl.nstorage);
 	ev_run(loop, 0);
 	storeq_server_close(srv);
 	sto_env_close(&env);
