@@ -1,7 +1,7 @@
 #!/bin/sh
 # make web: fetches the pinned Converse.js release from the npm registry (npm pack), checks the
 # tarball against the integrity hash recorded here, and unpacks what the browser needs of its
-# dist/ into build/web/dist/ next to our web/index.html. Offline once the tarball is cached.
+# dist/ into build/web/dist/ next to our web/index.html and web/xmppd.js. Offline once the tarball is cached.
 # Also installs the browser test's driver, playwright-core (no browsers: Debian's chromium is used).
 set -eu
 PLAYWRIGHT=1.65.1
@@ -27,7 +27,7 @@ fi
 
 # Up to date: the unpacked version matches and our page is the current one.
 if [ -f "$WEB/.version" ] && [ "$(cat "$WEB/.version")" = "$VERSION" ] &&
-   cmp -s "$ROOT/web/index.html" "$WEB/index.html"; then
+   cmp -s "$ROOT/web/index.html" "$WEB/index.html" && cmp -s "$ROOT/web/xmppd.js" "$WEB/xmppd.js"; then
 	exit 0
 fi
 
@@ -54,7 +54,7 @@ find "$tmp/package/dist" \( -name '*.map' -o -name 'converse.js' -o -name 'conve
 mkdir -p "$tmp/web"
 mv "$tmp/package/dist" "$tmp/web/dist"
 cp "$tmp/package/LICENSE" "$tmp/web/dist/LICENSE.txt"
-cp "$ROOT/web/index.html" "$tmp/web/index.html"
+cp "$ROOT/web/index.html" "$ROOT/web/xmppd.js" "$tmp/web/"
 printf '%s\n' "$VERSION" > "$tmp/web/.version"
 chmod -R a+rX "$tmp/web"
 rm -rf "$WEB"

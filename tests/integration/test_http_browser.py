@@ -58,3 +58,5 @@ def test_web_client_renders_login_form(web_server, query):
     assert statuses.get("/dist/converse.min.css") in (200, 304)
     assert not [u for u, st in statuses.items() if st >= 400 and "/dist/" in u], statuses
     assert not seen["errors"], seen["errors"]
+    # the page runs under the worker's Content-Security-Policy without a single violation
+    assert not [m for m in seen["console"] if "Content Security Policy" in m or "Refused to" in m], seen["console"]

@@ -197,6 +197,8 @@ def test_static_files(srv):
     assert r.header("content-type") == "text/html; charset=utf-8"
     assert r.header("cache-control") == "no-cache"
     assert r.header("x-content-type-options") == "nosniff"
+    csp = r.header("content-security-policy")
+    assert "script-src 'self' 'wasm-unsafe-eval';" in csp and "frame-ancestors 'none'" in csp
     etag = r.header("etag")
     assert re.fullmatch(r'"[0-9a-f]{16}"', etag)
     r = get(srv.http_port, "/", extra=f"If-None-Match: {etag}\r\n")

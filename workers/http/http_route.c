@@ -12,6 +12,14 @@
 #define REL_BOSH "urn:xmpp:alt-connections:xbosh"
 #define REL_WS "urn:xmpp:alt-connections:websocket"
 #define CORS_HEADERS "Access-Control-Allow-Origin: *\r\n"
+/* For our HTML pages: scripts only from here (no inline script), WebAssembly for Converse's
+ * OMEMO, connections back to this origin (BOSH) and its ws:/wss: endpoint, images and media
+ * from https: (shared in chats), never framed. */
+#define CSP_HTML                                                                                   \
+	"Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "     \
+	"style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; connect-src 'self' ws: wss:; " \
+	"media-src 'self' data: blob: https:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'\r\n" \
+	"Referrer-Policy: same-origin\r\n"
 
 typedef void (*route_fn)(struct http_conn *c, const struct http_req *r, const uint8_t *body, size_t len);
 
@@ -222,9 +230,10 @@ static void route_static(struct http_conn *c, const struct http_req *r, const ui
 		http_error(c, r, 404, NULL);
 		return;
 	}
-	char extra[160];
-	snprintf(extra, sizeof(extra), "ETag: %s\r\nCache-Control: %s\r\n", f->etag,
-		 strcmp(f->type, "text/html; charset=utf-8") == 0 ? "no-cache" : "public, max-age=3600");
+	char extra[640];
+	int html = strcmp(f->type, "text/html; charset=utf-8") == 0;
+	snprintf(extra, sizeof(extra), "ETag: %s\r\nCache-Control: %s\r\n%s", f->etag,
+		 html ? "no-cache" : "public, max-age=3600", html ? CSP_HTML : "");
 	const struct http_field *inm = http_field_get(r, "if-none-match");
 	if (inm && http_token_in(inm->value, inm->value_len, f->etag)) {
 		http_respond(c, r, 304, NULL, extra, NULL, 0);
