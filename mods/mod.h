@@ -108,6 +108,8 @@ struct mod_api {
 	int (*sto_next)(const uint8_t *p, size_t len, size_t *off, unsigned *tag, const uint8_t **val, size_t *vlen);
 	/* fires a lifecycle event (user-registered, user-deleted, ...) with arg on h */
 	int (*fire)(struct mod_host *h, const char *event, const char *arg);
+	/* fires event on h with a borrowed element the handlers may add to (disco-info/host) */
+	int (*fire_with)(struct mod_host *h, const char *event, struct xnode *x);
 	/* element trees from and to XML text */
 	struct xnode *(*x_parse)(const char *xml, size_t len);
 	char *(*x_to_string)(const struct xnode *n);	/* malloc'd, NUL-terminated; caller frees */

@@ -79,6 +79,8 @@ static int mod_disco_host_info(struct mod_event *ev, void *ctx)
 		mod_disco_identity(&f, "server", "im", "xmppd");
 		f.api->each_identity(ev->host, mod_disco_identity, &f);
 		f.api->each_feature(ev->host, mod_disco_feature, &f);
+		/* XEP-0128 extensions (contact addresses, ...) from the host's other modules */
+		f.api->fire_with(ev->host, "disco-info/host", f.q);
 	}
 	return mod_disco_finish(ev, &f);
 }

@@ -454,6 +454,7 @@ void cfg_free(struct cfg *c)
 		free(v->cert);
 		free(v->key);
 		cfg_strv_free(v->modules, v->nmodules);
+		cfg_strv_free(v->options, v->noptions);
 	}
 	free(c->vhosts);
 	for (size_t i = 0; i < c->ncomponents; i++) {

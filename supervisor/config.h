@@ -25,6 +25,8 @@ struct cfg_vhost {
 	int require_tls;	/* default 1 */
 	int anonymous;		/* SASL ANONYMOUS offered, default 0 */
 	int resource_conflict;	/* 0 replace (default), 1 refuse */
+	char **options;		/* "key=value" for the vhost's modules (option KEY VALUE) */
+	size_t noptions;
 };
 
 struct cfg_component {

@@ -208,6 +208,37 @@ static int cfg_cidr_ok(const char *s)
 	return slash[1] >= '0' && slash[1] <= '9' && *end == 0 && bits <= (v4 ? 32u : 128u);
 }
 
+/* option KEY VALUE (vhost): a module option; a later one of the same KEY replaces it. */
+static int cfg_set_option(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+{
+	const char *k = a->v[0].s, *val = a->v[1].s;
+	size_t kl = strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+	if (!kl || kl > 64 || k[kl])
+		return cfg_fail(p, a->line, "%s: key '%s' may hold only a-z, 0-9, '_' and '-'", d->name, k);
+	if (strlen(val) > 1024)
+		return cfg_fail(p, a->line, "%s: the value of '%s' is longer than 1024 bytes", d->name, k);
+	char ***v = cfg_field(p, a->ctx, d->off);
+	size_t *n = cfg_field(p, a->ctx, d->off2);
+	char *kv = malloc(kl + strlen(val) + 2);
+	if (!kv)
+		return cfg_oom(p, a->line);
+	snprintf(kv, kl + strlen(val) + 2, "%s=%s", k, val);
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp((*v)[i], kv, kl + 1) == 0) {
+			free((*v)[i]);
+			(*v)[i] = kv;
+			return 0;
+		}
+	char **nv = reallocarray(*v, *n + 1, sizeof(char *));
+	if (!nv) {
+		free(kv);
+		return cfg_oom(p, a->line);
+	}
+	*v = nv;
+	nv[(*n)++] = kv;
+	return 0;
+}
+
 /* A list replaces the earlier one. The entry names a checker through lo: 0 modules, 1 JIDs,
  * 2 addresses/CIDRs. */
 static int cfg_set_list(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
@@ -495,6 +526,7 @@ static const struct cfg_directive cfg_directives[] = {
 	{"cert", CTX_VHOST, 1, 1, 0, 0, cfg_set_path, FV(cert), 0, 0, 0, NULL},
 	{"key", CTX_VHOST, 1, 1, 0, 0, cfg_set_path, FV(key), 0, 0, 0, NULL},
 	{"modules", CTX_VHOST, 1, ARGS_LINE, 0, 0, cfg_set_list, FV(modules), FV(nmodules), 0, 0, NULL},
+	{"option", CTX_VHOST, 2, 2, 0, 0, cfg_set_option, FV(options), FV(noptions), 0, 0, NULL},
 	{"registration", CTX_VHOST, 1, 1, 0, 0, cfg_set_choice, FV(registration_open), 0, 0, 0,
 	 cfg_closed_open},
 	{"require-tls", CTX_VHOST, 1, 1, 0, 0, cfg_set_choice, FV(require_tls), 0, 0, 0, cfg_onoff},

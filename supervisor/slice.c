@@ -76,6 +76,9 @@ static int put_vhosts(const struct sup_proc *p, struct buf *out, char *err, size
 		for (size_t m = 0; p->role == ROLE_ROUTER && m < v->nmodules; m++)
 			if (tlv_put_str(out, SL_MODULE, v->modules[m]) < 0)
 				return -1;
+		for (size_t o = 0; p->role == ROLE_ROUTER && o < v->noptions; o++)
+			if (tlv_put_str(out, SL_VHOST_OPTION, v->options[o]) < 0)
+				return -1;
 	}
 	for (size_t i = 0; i < c->ncomponents; i++) {
 		const struct cfg_component *k = &c->components[i];

@@ -83,3 +83,27 @@ def test_limit_per_user(os_):
         await b.close()
 
     run(scenario(), timeout=120)
+
+
+def test_limit_from_option():
+    s = Server(extra='vhost "localhost" { modules roster presence offline disco ping\n option offline-limit 3 }')
+    try:
+        s.start()
+        s.add_user("alice", "alice-pw")
+        s.add_user("bob", "bob-pw")
+
+        async def scenario():
+            a = await login(s, "alice")
+            for i in range(4):
+                a.send_message(mto=f"bob@{DOMAIN}", mbody=f"o{i}", mtype="chat")
+            m = await a.next_message()
+            assert m["type"] == "error" and m["body"] == "o3"
+            b = await login(s, "bob")
+            assert [(await b.next_message())["body"] for _ in range(3)] == ["o0", "o1", "o2"]
+            await no_message(b)
+            await a.close()
+            await b.close()
+
+        run(scenario())
+    finally:
+        s.cleanup()

@@ -44,6 +44,13 @@ static void read_slice(const struct wrk_boot *b, uint32_t *nc2s, uint32_t *nhttp
 		} else if (t.tag == SL_VHOST_REGISTRATION && cur && tlv_u32(&t, &u) == 0) {
 			if (rtr_host_set_option(cur, "registration", u ? "open" : "closed") < 0)
 				fatal("out of memory", "");
+		} else if (t.tag == SL_VHOST_OPTION && cur) {
+			char *eq = strchr(v = slice_str(&t), '=');
+			if (!eq)
+				fatal_config("module option without '='", "option=\"%s\"", v);
+			*eq = 0;
+			if (rtr_host_set_option(cur, v, eq + 1) < 0)
+				fatal("out of memory", "");
 		} else if (t.tag == SL_ADMIN) {
 			if (rtr_admin_add(v = slice_str(&t)) < 0)
 				fatal("out of memory", "");

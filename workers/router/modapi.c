@@ -66,6 +66,13 @@ static int api_bounce(const struct xnode *orig, const char *type, const char *co
 	return rtr_error_reply(orig, xnode_attr(orig, "to"), xnode_attr(orig, "from"), type, cond);
 }
 
+static int api_fire_with(struct mod_host *h, const char *event, struct xnode *x)
+{
+	struct mod_event ev = {.name = event, .host = h, .from = h->name, .to = h->name, .stanza = x,
+			       .api = &rtr_mod_api};
+	return rtr_bus_fire(h->bus, &ev);
+}
+
 static int api_add_feature(struct mod_host *h, const char *var)
 {
 	for (size_t i = 0; i < h->nfeatures; i++)
@@ -241,4 +248,5 @@ const struct mod_api rtr_mod_api = {
 	.send_to_session = api_send_to_session,
 	.session_presence = api_session_presence,
 	.fire = rtr_fire_lifecycle,
+	.fire_with = api_fire_with,
 };
