@@ -149,10 +149,9 @@ struct http_conn {
 	double req_started;		/* when the first byte of the current request came, 0 = idle */
 	double body_from;		/* when its head was complete and the body began, 0 = not yet */
 	unsigned requests;
-	unsigned closing : 1, wr_shut : 1, stalled : 1, ws_close_sent : 1, ws_ping_out : 1, ws_opened : 1, in_cb : 1, dead : 1;
+	unsigned closing : 1, wr_shut : 1, stalled : 1, ws_close_sent : 1, ws_ping_out : 1, dead : 1;
 	/* WebSocket state */
 	struct ws_msg msg;
-	char *ws_host;			/* vhost named in <open to=.../> */
 };
 
 struct http_listener {

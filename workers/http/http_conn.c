@@ -27,7 +27,6 @@ static void conn_free(struct http_conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	ws_msg_reset(&c->msg);
-	free(c->ws_host);
 	free(c);
 }
 
@@ -194,7 +193,6 @@ static void conn_arm(struct http_conn *c)
 
 static void conn_io(struct http_conn *c)
 {
-	c->in_cb = 1;
 	if (c->ssl && !c->tls_up) {
 		int r = http_tls_handshake(c);
 		if (r < 0)
@@ -214,7 +212,6 @@ static void conn_io(struct http_conn *c)
 		shutdown(c->fd, SHUT_WR);
 		c->wr_shut = 1;
 	}
-	c->in_cb = 0;
 	if (c->dead) {
 		conn_free(c);
 		return;
@@ -237,9 +234,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	if (c->mode == HTTP_MODE_WS) {
-		c->in_cb = 1;
 		http_ws_timer(c);
-		c->in_cb = 0;
 		if (c->dead) {
 			conn_free(c);
 			return;

@@ -224,7 +224,6 @@ static void ws_xmpp_message(struct http_conn *c, const uint8_t *p, size_t n)
 		ws_stream_error(c, vh->name, "unsupported-version", "Only version 1.0 is supported");
 		return;
 	}
-	c->ws_opened = 1;
 	ws_stream_error(c, vh->name, "service-unavailable",
 			"XMPP sessions over WebSocket are not available on this server yet");
 }
