@@ -85,6 +85,12 @@ struct mod_api {
 	void (*each_feature)(struct mod_host *h, void (*fn)(void *arg, const char *var), void *arg);
 	void (*each_identity)(struct mod_host *h,
 			      void (*fn)(void *arg, const char *cat, const char *type, const char *name), void *arg);
+	/* the configured components under host h (XEP-0030 items of the server) */
+	void (*each_component)(struct mod_host *h, void (*fn)(void *arg, const char *domain), void *arg);
+	/* every bound resource of every user of h */
+	void (*each_host_session)(struct mod_host *h,
+				  void (*fn)(void *arg, struct mod_session *s, const char *full, const char *presence),
+				  void *arg);
 	/* hosts, sessions, configuration */
 	const char *(*host_name)(const struct mod_host *h);
 	const char *(*option)(const struct mod_host *h, const char *key);	/* NULL when unset */

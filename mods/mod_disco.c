@@ -1,6 +1,7 @@
 /* XEP-0030 Service Discovery: disco#info of the server lists the identities and features the
- * host's modules registered; disco#items of the server lists none yet; a node the server does
- * not know is item-not-found. An account's disco#info answers for its online owner. */
+ * host's modules registered (and forms other modules add); disco#items of the server lists its
+ * components; a node the server does not know is item-not-found. An account's disco#info
+ * answers for its owner, or for anyone while the account is online. */
 #include <stddef.h>
 #include <string.h>
 
@@ -85,6 +86,13 @@ static int mod_disco_host_info(struct mod_event *ev, void *ctx)
 	return mod_disco_finish(ev, &f);
 }
 
+static void mod_disco_item(void *arg, const char *domain)
+{
+	const char *attrs[] = {"jid", domain, NULL};
+	mod_disco_add(arg, "item", attrs);
+}
+
+/* The server's items are its components (MUC, upload, bridges) under its domain. */
 static int mod_disco_host_items(struct mod_event *ev, void *ctx)
 {
 	int has_node;
@@ -96,6 +104,8 @@ static int mod_disco_host_items(struct mod_event *ev, void *ctx)
 		return MOD_HANDLED;
 	}
 	f.failed = !f.q;
+	if (f.q)
+		f.api->each_component(ev->host, mod_disco_item, &f);
 	return mod_disco_finish(ev, &f);
 }
 

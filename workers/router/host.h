@@ -34,6 +34,7 @@ struct mod_host *rtr_host_find(const char *name, size_t len);
 int rtr_host_add_module(struct mod_host *h, const char *name);
 int rtr_host_set_option(struct mod_host *h, const char *key, const char *value);
 int rtr_admin_add(const char *bare);
+int rtr_component_add(const char *domain);
 int rtr_is_admin(const char *bare);
 /* The directory of the mod_<name>.so files; "<dir of this executable>/mods" by default. */
 int rtr_mods_set_dir(const char *dir);

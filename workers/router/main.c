@@ -36,8 +36,11 @@ static void read_slice(const struct wrk_boot *b, uint32_t *nc2s, uint32_t *nhttp
 		else if (t.tag == SL_VHOST) {
 			if (!(cur = rtr_host_add(v = slice_str(&t))))
 				fatal("out of memory", "");
-		} else if (t.tag == SL_COMPONENT)
+		} else if (t.tag == SL_COMPONENT) {
 			cur = NULL;
+			if (rtr_component_add(v = slice_str(&t)) < 0)
+				fatal("out of memory", "");
+		}
 		else if (t.tag == SL_MODULE && cur) {
 			if (rtr_host_add_module(cur, v = slice_str(&t)) < 0)
 				fatal("out of memory", "");

@@ -2,6 +2,7 @@
  * sessions, element trees. Modules reach the router only through this table. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host.h"
 #include "log.h"
@@ -71,6 +72,31 @@ static int api_fire_with(struct mod_host *h, const char *event, struct xnode *x)
 	struct mod_event ev = {.name = event, .host = h, .from = h->name, .to = h->name, .stanza = x,
 			       .api = &rtr_mod_api};
 	return rtr_bus_fire(h->bus, &ev);
+}
+
+static void api_each_component(struct mod_host *h, void (*fn)(void *, const char *), void *arg)
+{
+	size_t hl = strlen(h->name);
+	for (unsigned i = 0; i < env->ncomponents; i++) {
+		const char *c = env->components[i];
+		size_t cl = strlen(c);
+		if (cl > hl + 1 && c[cl - hl - 1] == '.' && strcasecmp(c + cl - hl, h->name) == 0)
+			fn(arg, c);
+	}
+}
+
+static void api_each_host_session(struct mod_host *h,
+				  void (*fn)(void *, struct mod_session *, const char *, const char *), void *arg)
+{
+	size_t hl = strlen(h->name);
+	for (size_t b = 0; b < env->nsid_buckets; b++) {
+		for (struct rtr_session *s = env->by_sid[b], *next; s; s = next) {
+			next = s->next_by_sid;
+			const char *at = strchr(s->full, '@'), *slash = strchr(s->full, '/');
+			if (at && slash && (size_t)(slash - at - 1) == hl && strncasecmp(at + 1, h->name, hl) == 0)
+				fn(arg, (struct mod_session *)(void *)s, s->full, s->available ? s->presence : NULL);
+		}
+	}
 }
 
 static int api_add_feature(struct mod_host *h, const char *var)
@@ -249,4 +275,6 @@ const struct mod_api rtr_mod_api = {
 	.session_presence = api_session_presence,
 	.fire = rtr_fire_lifecycle,
 	.fire_with = api_fire_with,
+	.each_component = api_each_component,
+	.each_host_session = api_each_host_session,
 };

@@ -105,6 +105,14 @@ int rtr_admin_add(const char *bare)
 	return rc;
 }
 
+int rtr_component_add(const char *domain)
+{
+	size_t n = env->ncomponents;
+	int rc = strv_push(&env->components, &n, domain);
+	env->ncomponents = (unsigned)n;
+	return rc;
+}
+
 int rtr_is_admin(const char *bare)
 {
 	for (unsigned i = 0; bare && i < env->nadmins; i++)
@@ -317,6 +325,9 @@ void rtr_hosts_free(void)
 	strv_free(env->admins, env->nadmins);
 	env->admins = NULL;
 	env->nadmins = 0;
+	strv_free(env->components, env->ncomponents);
+	env->components = NULL;
+	env->ncomponents = 0;
 	while (env->modlibs) {
 		struct rtr_modlib *l = env->modlibs;
 		env->modlibs = l->next;

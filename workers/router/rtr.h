@@ -58,6 +58,8 @@ struct rtr_env {
 	struct mod_host **hosts;	/* virtual hosts with their buses and modules */
 	unsigned nhosts;
 	char **admins;		/* bare JIDs from the configuration */
+	char **components;	/* configured component domains, for disco#items */
+	unsigned ncomponents;
 	unsigned nadmins;
 	char *moddir;		/* where mod_<name>.so live */
 	struct rtr_modlib *modlibs;	/* dlopened module files, shared by the hosts */
