@@ -716,6 +716,15 @@ static int roster_on_initial(struct mod_event *ev, void *arg)
 	return MOD_PASS;
 }
 
+/* After a router restart nobody knows who had asked for the roster: every replayed session
+ * gets the pushes (RFC 6121 §2.1.6 allows pushes only to interested resources; a client that
+ * never asked ignores them at worst). */
+static int roster_on_sync(struct mod_event *ev, void *arg)
+{
+	roster_interested(arg, ev->from);
+	return MOD_PASS;
+}
+
 static int roster_on_unbind(struct mod_event *ev, void *arg)
 {
 	struct roster_ctx *ctx = arg;
@@ -743,6 +752,7 @@ static const struct mod_hook roster_hooks[] = {
 	{"presence/bare", roster_on_inbound, 10},
 	{"presence/full", roster_on_inbound, 10},
 	{"presence/initial", roster_on_initial, 10},
+	{"resource-sync", roster_on_sync, 0},
 	{"resource-unbind", roster_on_unbind, 0},
 	{NULL, NULL, 0},
 };

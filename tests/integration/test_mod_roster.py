@@ -230,3 +230,30 @@ def test_pending_request_resent_at_login_and_remove(rs):
         await b.close()
 
     run(scenario())
+
+
+def test_pushes_survive_a_router_restart(rs):
+    from harness import wait_for
+
+    async def scenario():
+        a = await login(rs, "alice")
+        await get_items(a)
+        pid = rs.worker("router")["pid"]
+        rs.ctl("worker", "restart", "router")
+        await asyncio.get_event_loop().run_in_executor(
+            None, lambda: wait_for(lambda: rs.worker("router")["pid"] != pid and
+                                   rs.worker("router")["state"] == "running", what="router back"))
+        r = None
+        for _ in range(50):  # bounded: the session is replayed once the link is back
+            try:
+                r = await roster_iq(a, "set", [f"<item xmlns='{NS}' jid='bob@{DOMAIN}' name='B'/>"]).send(timeout=2)
+                break
+            except (IqError, asyncio.TimeoutError):
+                await asyncio.sleep(0.1)
+        assert r is not None
+        q = await a.next_push()
+        assert q.find(f"{{{NS}}}item").get("name") == "B"
+        assert a.disconnects == 0
+        await a.close()
+
+    run(scenario())

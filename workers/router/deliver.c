@@ -479,9 +479,15 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 	const char *at = strchr(s->full, '@'), *slash = strchr(s->full, '/');
 	struct mod_host *h = rtr_host_find(at + 1, (size_t)(slash - at - 1));
 	if (h) {
-		struct mod_event ev = {.name = "resource-bind", .host = h, .origin = (struct mod_session *)(void *)s,
-				       .from = s->full, .to = h->name, .arg = s->full, .api = &rtr_mod_api};
+		/* resource-sync: a session the stream worker replays after a router restart */
+		struct mod_event ev = {.name = m->kind == XE_ROUTE_SYNC ? "resource-sync" : "resource-bind", .host = h,
+				       .origin = (struct mod_session *)(void *)s, .from = s->full, .to = h->name,
+				       .arg = s->full, .api = &rtr_mod_api};
 		rtr_bus_fire(h->bus, &ev);
+		if (m->kind == XE_ROUTE_SYNC) {
+			ev.name = "resource-bind";
+			rtr_bus_fire(h->bus, &ev);
+		}
 	}
 	log_debug(m->kind == XE_ROUTE_SYNC ? "route synced" : "route bound", "link=%s jid=\"%s\"", l->name, s->full);
 }
