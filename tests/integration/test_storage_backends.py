@@ -56,7 +56,9 @@ def pg_db():
 def storage_block(kind, conninfo=None):
     if kind == "file":
         return "storage { default file }"
-    cache = f' cache redis "{SERVICES["XMPPD_TEST_REDIS"]}"' if kind == "postgresql+redis" else ""
+    # a key prefix of this run: concurrent runs may share the Redis
+    url = f'{SERVICES.get("XMPPD_TEST_REDIS")}?prefix=it{os.getpid()}'
+    cache = f' cache redis "{url}"' if kind == "postgresql+redis" else ""
     return f'storage {{ default postgresql "{conninfo}"{cache} }}'
 
 

@@ -83,9 +83,20 @@ static const char *service(const char *name)
 	return NULL;
 }
 
+/* The test Redis with keys of this process only (concurrent runs share the server). */
+static const char *redis_url(void)
+{
+	static char url[700];
+	const char *base = service("XMPPD_TEST_REDIS");
+	if (!base)
+		return NULL;
+	snprintf(url, sizeof(url), "%s?prefix=t%d", base, (int)getpid());
+	return url;
+}
+
 static int setup_cached(void **state, const char *name, const char *arg)
 {
-	const char *url = service("XMPPD_TEST_REDIS");
+	const char *url = redis_url();
 	if (!url || setup_spec(state, name, arg) != 0)
 		return -1;
 	struct fixture *fx = *state;
@@ -109,10 +120,44 @@ static int setup_file_dead_redis(void **state)
 	return 0;
 }
 
+/* A database of this process on the test server (concurrent runs must not share tables);
+ * created on first use, dropped at exit. The last dbname= of a conninfo wins. */
+static char pg_db[64];
+static const char *pg_conninfo(void)
+{
+	static char ci[700];
+	const char *base = service("XMPPD_TEST_POSTGRESQL");
+	char cmd[900];
+
+	if (!base)
+		return NULL;
+	if (!pg_db[0]) {
+		snprintf(pg_db, sizeof(pg_db), "xmppd_u%d", (int)getpid());
+		snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'CREATE DATABASE %s' >/dev/null 2>&1", base,
+			 pg_db);
+		if (system(cmd) != 0)
+			return NULL;
+		snprintf(ci, sizeof(ci), "%s dbname=%s", base, pg_db);
+	}
+	return ci;
+}
+
+static void pg_drop_db(void)
+{
+	const char *base = service("XMPPD_TEST_POSTGRESQL");
+	char cmd[900];
+	if (!base || !pg_db[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "psql -q '%s' -c 'DROP DATABASE IF EXISTS %s WITH (FORCE)' "
+		 ">/dev/null 2>&1", base, pg_db);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot drop the test database %s\n", pg_db);
+}
+
 /* PostgreSQL: every test starts from an empty database, so the schema is created each time. */
 static int setup_pg(void **state)
 {
-	const char *ci = service("XMPPD_TEST_POSTGRESQL");
+	const char *ci = pg_conninfo();
 	char cmd[1024];
 	if (!ci)
 		return -1;
@@ -141,7 +186,7 @@ static int setup_pg_redis(void **state)
 		return -1;
 	struct fixture *fx = *state;
 	sto_env_close(&fx->env);
-	fx->spec.cache_url = service("XMPPD_TEST_REDIS");
+	fx->spec.cache_url = redis_url();
 	if (!fx->spec.cache_url)
 		return -1;
 	open_env(fx);
@@ -821,7 +866,7 @@ static void test_cache(void **state)
 	assert_int_equal(map_get(fx, "localhost", "alice", "k", v, sizeof(v)), STO_ENOTFOUND);
 	/* a 1 s TTL */
 	sto_env_close(&fx->env);
-	snprintf(url, sizeof(url), "%s?ttl=1", fx->spec.cache_url);
+	snprintf(url, sizeof(url), "%s&ttl=1", fx->spec.cache_url);
 	fx->spec.cache_url = url;
 	open_env(fx);
 	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
@@ -1073,6 +1118,40 @@ static void test_file_two_writers(void **state)
 	buf_free(&rep);
 }
 
+/* Cache URLs are checked when the backend opens; Redis itself may be down. */
+static void test_cache_urls(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *url;
+		int ok;
+	} urls[] = {
+		{"redis://127.0.0.1:1", 1},
+		{"redis://127.0.0.1:1/3?ttl=5&prefix=site-a", 1},
+		{"redis://localhost/?prefix=x", 1},
+		{"http://127.0.0.1:6379", 0},
+		{"redis://127.0.0.1:99999", 0},
+		{"redis://127.0.0.1:1/16", 0},
+		{"redis://127.0.0.1:1/0?ttl=0", 0},
+		{"redis://127.0.0.1:1/0?prefix=a:b", 0},
+		{"redis://127.0.0.1:1/0?color=red", 0},
+		{"redis://", 0},
+	};
+	sto_env_close(&fx->env);
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		struct sto_be_spec spec = {.name = "memory", .cache_url = urls[i].url};
+		struct sto_settings s = {.datadir = fx->dir, .vhosts = hosts, .nvhosts = 2,
+					 .scram_iter = 4096, .specs = &spec, .nspecs = 1};
+		char err[256];
+		int rc = sto_env_open(&fx->env, &s, err, sizeof(err));
+		if ((rc == 0) != urls[i].ok)
+			fail_msg("%s: open %d", urls[i].url, rc);
+		if (rc == 0)
+			sto_env_close(&fx->env);
+	}
+	open_env(fx);
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -1083,7 +1162,10 @@ static void test_file_two_writers(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest memory[] = {SUITE(setup_memory)};
+	const struct CMUnitTest memory[] = {
+		SUITE(setup_memory),
+		cmocka_unit_test_setup_teardown(test_cache_urls, setup_memory, teardown),
+	};
 	const struct CMUnitTest file[] = {
 		SUITE(setup_file),
 		cmocka_unit_test_setup_teardown(test_persists, setup_file, teardown),
@@ -1121,6 +1203,7 @@ int main(void)
 		printf("redis cache: skipped (no XMPPD_TEST_REDIS; tools/services.sh start)\n");
 	if (service("XMPPD_TEST_REDIS") && service("XMPPD_TEST_POSTGRESQL"))
 		failed += cmocka_run_group_tests_name("postgresql, redis cache", pg_redis, NULL, NULL);
+	pg_drop_db();
 	if (getenv("XMPPD_TEST_MONGODB_URI") && *getenv("XMPPD_TEST_MONGODB_URI"))
 		failed += cmocka_run_group_tests_name("mongodb", mongo, NULL, NULL);
 	else

@@ -26,6 +26,7 @@ struct cache_backend {
 	char host[256];
 	int port, db;
 	unsigned ttl_s;
+	char prefix[40];	/* of every key: several sites can share one Redis */
 	redisContext *rc;
 	uint64_t next_try_ms;
 	struct buf *pending;	/* keys to delete before the cache is used again */
@@ -41,7 +42,28 @@ static uint64_t cache_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* "redis://HOST[:PORT][/DB][?ttl=SECONDS]" */
+/* One "name=value" of the query: ttl=SECONDS or prefix=[A-Za-z0-9_-]{1,32}. */
+static int cache_parse_param(struct cache_backend *c, const char *p, size_t n)
+{
+	char *e;
+	if (n > 4 && strncmp(p, "ttl=", 4) == 0) {
+		long ttl = strtol(p + 4, &e, 10);
+		if (e != p + n || ttl < 1 || ttl > 86400)
+			return -1;
+		c->ttl_s = (unsigned)ttl;
+		return 0;
+	}
+	if (n > 7 && n - 7 <= 32 && strncmp(p, "prefix=", 7) == 0) {
+		for (size_t i = 7; i < n; i++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", p[i]))
+				return -1;
+		snprintf(c->prefix, sizeof(c->prefix), "%.*s", (int)(n - 7), p + 7);
+		return 0;
+	}
+	return -1;
+}
+
+/* "redis://HOST[:PORT][/DB][?ttl=SECONDS][&prefix=NAME]" */
 static int cache_parse_url(struct cache_backend *c, const char *url)
 {
 	const char *p = url, *e;
@@ -57,6 +79,7 @@ static int cache_parse_url(struct cache_backend *c, const char *url)
 	p += n;
 	c->port = 6379;
 	c->ttl_s = CACHE_TTL_DEFAULT_S;
+	snprintf(c->prefix, sizeof(c->prefix), "xmppd");
 	if (*p == ':') {
 		long port = strtol(p + 1, (char **)&e, 10);
 		if (e == p + 1 || port < 1 || port > 65535)
@@ -73,12 +96,13 @@ static int cache_parse_url(struct cache_backend *c, const char *url)
 	} else if (*p == '/') {
 		p++;
 	}
-	if (strncmp(p, "?ttl=", 5) == 0) {
-		long ttl = strtol(p + 5, (char **)&e, 10);
-		if (e == p + 5 || ttl < 1 || ttl > 86400)
-			return -1;
-		c->ttl_s = (unsigned)ttl;
-		p = e;
+	if (*p == '?') {
+		do {
+			size_t plen = strcspn(++p, "&");
+			if (cache_parse_param(c, p, plen) < 0)
+				return -1;
+			p += plen;
+		} while (*p == '&');
 	}
 	return *p ? -1 : 0;
 }
@@ -109,9 +133,10 @@ static redisReply *cache_cmd(struct cache_backend *c, int argc, const char **arg
 /* Deletes every key of ours (after too many missed invalidations). */
 static int cache_flush_ours(struct cache_backend *c)
 {
-	char cursor[32] = "0";
+	char cursor[32] = "0", match[48];
+	snprintf(match, sizeof(match), "%s:*", c->prefix);
 	for (int rounds = 0; rounds < 100000; rounds++) {
-		const char *argv[] = {"SCAN", cursor, "MATCH", "xmppd:*", "COUNT", "1000"};
+		const char *argv[] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
 		redisReply *r = cache_cmd(c, 6, argv, NULL);
 		if (!r)
 			return -1;
@@ -187,11 +212,12 @@ static int cache_ready(struct cache_backend *c)
 	return 0;
 }
 
-/* xmppd:<shape>:<host>\0<store>\0<user>[\0<key>] — binary-safe, never ambiguous. */
-static int cache_key(struct buf *k, char shape, const struct sto_where *w)
+/* <prefix>:<shape>:<host>\0<store>\0<user>[\0<key>] — binary-safe, never ambiguous. */
+static int cache_key(const struct cache_backend *c, struct buf *k, char shape,
+		     const struct sto_where *w)
 {
 	buf_init(k);
-	if (buf_printf(k, "xmppd:%c:", shape) < 0 || buf_put(k, w->hostname, strlen(w->hostname) + 1) < 0 ||
+	if (buf_printf(k, "%s:%c:", c->prefix, shape) < 0 || buf_put(k, w->hostname, strlen(w->hostname) + 1) < 0 ||
 	    buf_put(k, w->store, strlen(w->store) + 1) < 0 ||
 	    buf_put(k, w->user, strlen(w->user) + (shape == 'm')) < 0 ||
 	    (shape == 'm' && buf_put(k, w->key, strlen(w->key)) < 0)) {
@@ -268,7 +294,7 @@ static int cache_get(struct sto_backend *b, char shape, const struct sto_where *
 	struct buf k, val;
 	int found = 0, rc;
 
-	if (cache_key(&k, shape, w) < 0) {
+	if (cache_key(c, &k, shape, w) < 0) {
 		sto_whyf(why, "out of memory");
 		return STO_EIO;
 	}
@@ -311,7 +337,7 @@ static int cache_set(struct sto_backend *b, char shape, const struct sto_where *
 			      : c->inner->ops->map_set(c->inner, w, v, n, del, why);
 
 	/* Invalidated even when the write failed: it may have happened anyway. */
-	if (cache_key(&k, shape, w) == 0)
+	if (cache_key(c, &k, shape, w) == 0)
 		cache_invalidate(c, &k);
 	else
 		c->overflow = 1;
@@ -351,7 +377,7 @@ static int cache_map_delete_all(struct sto_backend *b, const struct sto_where *w
 		struct sto_where u = *w;
 		struct buf k;
 		u.user = users.v[i];
-		if (cache_key(&k, 'm', &u) == 0)
+		if (cache_key(c, &k, 'm', &u) == 0)
 			cache_invalidate(c, &k);
 		else
 			c->overflow = 1;
@@ -444,7 +470,8 @@ struct sto_backend *sto_cache_wrap_take(struct sto_backend *inner, const char *u
 	c->base.ops = &cache_ops;
 	c->inner = inner;
 	if (cache_parse_url(c, url) < 0) {
-		snprintf(err, errlen, "bad redis URL (want redis://HOST[:PORT][/DB][?ttl=SECONDS])");
+		snprintf(err, errlen, "bad redis URL (want redis://HOST[:PORT][/DB][?ttl=SECONDS]"
+			 "[&prefix=NAME])");
 		cache_close(&c->base);
 		return NULL;
 	}
