@@ -132,7 +132,35 @@ static int mod_disco_account_info(struct mod_event *ev, void *ctx)
 	return mod_disco_finish(ev, &f);
 }
 
+static void mod_disco_resource(void *arg, struct mod_session *s, const char *full, int prio, const char *presence)
+{
+	(void)s, (void)prio, (void)presence;
+	mod_disco_item(arg, full);
+}
+
+/* An account's items: its owner sees its own resources; others see none while it is online. */
+static int mod_disco_account_items(struct mod_event *ev, void *ctx)
+{
+	int has_node;
+	(void)ctx;
+	int self = strcmp(ev->name, "iq-get/self/" NS_ITEMS ":query") == 0;
+	if (!self && !ev->api->user_online(ev->host, ev->to))
+		return MOD_PASS;
+	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_ITEMS, &has_node)};
+	if (has_node) {
+		f.api->x_free(f.q);
+		f.api->error(ev, "cancel", "item-not-found");
+		return MOD_HANDLED;
+	}
+	f.failed = !f.q;
+	if (f.q && self)
+		f.api->each_session(ev->host, ev->to, mod_disco_resource, &f);
+	return mod_disco_finish(ev, &f);
+}
+
 static const struct mod_hook mod_disco_hooks[] = {
+	{"iq-get/bare/" NS_ITEMS ":query", mod_disco_account_items, 0},
+	{"iq-get/self/" NS_ITEMS ":query", mod_disco_account_items, 0},
 	{"iq-get/host/" NS_INFO ":query", mod_disco_host_info, 0},
 	{"iq-get/host/" NS_ITEMS ":query", mod_disco_host_items, 0},
 	{"iq-get/bare/" NS_INFO ":query", mod_disco_account_info, 0},

@@ -78,6 +78,20 @@ def test_disco_lists_module_features(modserver):
         await expect_error(iq_with(a, "get", DOMAIN,
                                    "<query xmlns='http://jabber.org/protocol/disco#info' node='nope'/>"),
                            "item-not-found")
+        # accounts: the owner sees an account identity and its own resources
+        a2 = await login(modserver, "alice", "tablet")
+        info = await a["xep_0030"].get_info(jid=f"alice@{DOMAIN}", timeout=5)
+        assert ("account", "registered", None, None) in set(info["disco_info"]["identities"])
+        items = await a["xep_0030"].get_items(jid=f"alice@{DOMAIN}", timeout=5)
+        assert sorted(i[0] for i in items["disco_items"]["items"]) == [f"alice@{DOMAIN}/phone",
+                                                                       f"alice@{DOMAIN}/tablet"]
+        b = await login(modserver, "bob", "laptop")
+        items = await b["xep_0030"].get_items(jid=f"alice@{DOMAIN}", timeout=5)
+        assert not items["disco_items"]["items"]
+        await expect_error(iq_with(b, "get", f"ghost@{DOMAIN}",
+                                   "<query xmlns='http://jabber.org/protocol/disco#info'/>"), "service-unavailable")
+        await a2.close()
+        await b.close()
         await a.close()
 
     run(scenario())
