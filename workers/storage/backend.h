@@ -48,6 +48,8 @@ struct sto_meta {
 struct sto_meta_list {
 	struct sto_meta *v;
 	size_t n, cap;
+	int borrowed;		/* v belongs to the backend's cache, valid until its next call
+				 * that reads an index; sto_meta_free only forgets it */
 };
 int sto_meta_add(struct sto_meta_list *l, uint64_t ref, uint64_t when, const char *id,
 		 const char *with);

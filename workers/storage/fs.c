@@ -416,6 +416,7 @@ static void fs_close(struct sto_backend *b)
 		if (f->hostfd[i] >= 0)
 			close(f->hostfd[i]);
 	free(f->hostfd);
+	fs_arch_cache_free(f);
 	free(f);
 }
 
@@ -452,6 +453,12 @@ struct sto_backend *sto_fs_open(const char *datadir, const char *const *hosts, s
 	f->base.ops = &fs_ops;
 	for (size_t i = 0; i < nhosts; i++)
 		f->hostfd[i] = -1;
+	if (fs_arch_cache_new(f) < 0) {
+		free(f->hostfd);
+		free(f);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	f->nhosts = nhosts;
 	if ((mkdir(datadir, 0700) < 0 && errno != EEXIST) ||
 	    (dfd = open(datadir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {

@@ -4,11 +4,18 @@
 #define XMPPD_STO_FS_H
 #include "backend.h"
 
+struct arc_cached;
 struct fs_backend {
 	struct sto_backend base;
 	size_t nhosts;
 	int *hostfd;	/* <datadir>/<host>, by host index */
+	struct arc_cached *arc_cache;	/* parsed archive indexes (fs_arch.c) */
+	uint64_t arc_tick;
 };
+
+/* The archive index cache: created with the backend, freed with it. */
+int fs_arch_cache_new(struct fs_backend *f);
+void fs_arch_cache_free(struct fs_backend *f);
 
 /* The directory of shape/store[/user] for w, created when create != 0; -1 with errno
  * (ENOENT when missing and not created). */

@@ -54,24 +54,31 @@ static int arc_open(struct sto_backend *b, const struct sto_where *w, int create
 	return fd;
 }
 
-/* Reads the whole index into items (live ones, in order) and returns the length of its
- * valid prefix; bad or torn records are skipped by resynchronizing on the magic. */
-static int arc_load(int fd, struct sto_meta_list *out, const char *store, off_t *valid_end)
+/* Reads the index from start on into out (which holds what came before start: items are
+ * added, tombstones remove) and sets the end of its valid prefix; bad or torn records are
+ * skipped by resynchronizing on the magic. */
+static int arc_load_from(int fd, struct sto_meta_list *out, const char *store, off_t start,
+			 off_t *valid_end)
 {
 	struct stat st;
 	uint8_t *p;
 	size_t off = 0, skipped = 0;
 
+	*valid_end = start;
 	if (fstat(fd, &st) < 0)
 		return -1;
+	if (st.st_size < start) {
+		errno = ESTALE;
+		return -1;
+	}
+	st.st_size -= start;	/* from here on: the part after start */
 	if (!(p = malloc(st.st_size ? (size_t)st.st_size : 1)))
 		return -1;
-	if (st.st_size && pread(fd, p, (size_t)st.st_size, 0) != st.st_size) {
+	if (st.st_size && pread(fd, p, (size_t)st.st_size, start) != st.st_size) {
 		free(p);
 		errno = EIO;
 		return -1;
 	}
-	*valid_end = 0;
 	while (off + ARC_HDR <= (size_t)st.st_size) {
 		struct rbuf r;
 		uint32_t magic, blen;
@@ -122,13 +129,87 @@ static int arc_load(int fd, struct sto_meta_list *out, const char *store, off_t 
 				}
 		}
 		off += ARC_HDR + blen;
-		*valid_end = (off_t)off;
+		*valid_end = start + (off_t)off;
 	}
 	if (skipped || off != (size_t)st.st_size)
 		log_warn("archive index: unreadable bytes skipped", "store=%s bytes=%zu", store,
 			 skipped + ((size_t)st.st_size - off));
 	free(p);
 	return 0;
+}
+
+static int arc_load(int fd, struct sto_meta_list *out, const char *store, off_t *valid_end)
+{
+	return arc_load_from(fd, out, store, 0, valid_end);
+}
+
+/* The index cache: the parsed metadata of recently used archives, keyed by the index file's
+ * identity and brought up to date from its tail (other workers only ever append to it). */
+#define ARC_CACHE_N 16
+struct arc_cached {
+	dev_t dev;
+	ino_t ino;
+	off_t parsed;		/* valid prefix already in l */
+	uint64_t used;
+	struct sto_meta_list l;
+};
+
+int fs_arch_cache_new(struct fs_backend *f)
+{
+	f->arc_cache = calloc(ARC_CACHE_N, sizeof(*f->arc_cache));
+	return f->arc_cache ? 0 : -1;
+}
+
+static void arc_cached_reset(struct arc_cached *c)
+{
+	sto_meta_free(&c->l);
+	memset(c, 0, sizeof(*c));
+}
+
+void fs_arch_cache_free(struct fs_backend *f)
+{
+	for (size_t i = 0; f->arc_cache && i < ARC_CACHE_N; i++)
+		arc_cached_reset(&f->arc_cache[i]);
+	free(f->arc_cache);
+	f->arc_cache = NULL;
+}
+
+/* The live items of the index open on fd (the caller holds its lock), from the cache; NULL
+ * with errno on failure. The list stays valid until the next call. */
+static struct sto_meta_list *arc_index(struct fs_backend *f, int fd, const char *store,
+				       off_t *valid_end)
+{
+	struct arc_cached *c = NULL, *lru = &f->arc_cache[0];
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	for (size_t i = 0; i < ARC_CACHE_N && !c; i++) {
+		struct arc_cached *e = &f->arc_cache[i];
+		if (e->used && e->dev == st.st_dev && e->ino == st.st_ino)
+			c = e;
+		else if (e->used < lru->used)
+			lru = e;
+	}
+	if (!c) {
+		c = lru;
+		arc_cached_reset(c);
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
+	if (st.st_size < c->parsed) {	/* cut back by a repair: read it again */
+		sto_meta_free(&c->l);
+		c->parsed = 0;
+	}
+	if (arc_load_from(fd, &c->l, store, c->parsed, &c->parsed) < 0) {
+		int saved = errno;
+		arc_cached_reset(c);
+		errno = saved;
+		return NULL;
+	}
+	c->used = ++f->arc_tick;
+	*valid_end = c->parsed;
+	return &c->l;
 }
 
 /* Appends one index record and makes it durable. */
@@ -173,7 +254,7 @@ static int arc_seg_put(int dfd, uint32_t seg, const uint8_t *v, size_t n, uint64
 int fs_arch_append(struct sto_backend *b, const struct sto_where *w, const char *id,
 		   uint64_t when, const char *with, const uint8_t *v, size_t n, char *why)
 {
-	struct sto_meta_list l = {0};
+	struct sto_meta_list *l = NULL;
 	struct stat st;
 	struct buf body;
 	uint64_t off = 0;
@@ -185,14 +266,14 @@ int fs_arch_append(struct sto_backend *b, const struct sto_where *w, const char 
 		return STO_EIO;
 	}
 	buf_init(&body);
-	if (flock(fd, LOCK_EX) < 0 || arc_load(fd, &l, w->store, &valid) < 0 ||
+	if (flock(fd, LOCK_EX) < 0 || !(l = arc_index((struct fs_backend *)b, fd, w->store, &valid)) ||
 	    fstat(fd, &st) < 0) {
 		sto_whyf(why, "cannot read the archive index: %s", strerror(errno));
 		rc = STO_EIO;
 		goto out;
 	}
-	for (size_t i = 0; i < l.n; i++)
-		if (strcmp(l.v[i].id, id) == 0) {
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].id, id) == 0) {
 			sto_whyf(why, "an archive item with this id exists");
 			rc = STO_EEXISTS;
 			goto out;
@@ -219,7 +300,6 @@ int fs_arch_append(struct sto_backend *b, const struct sto_where *w, const char 
 	}
 out:
 	buf_free(&body);
-	sto_meta_free(&l);
 	close(fd);	/* releases the lock */
 	close(dfd);
 	return rc;
@@ -237,9 +317,15 @@ int fs_arch_meta(struct sto_backend *b, const struct sto_where *w, struct sto_me
 		sto_whyf(why, "cannot open the archive: %s", strerror(errno));
 		return STO_EIO;
 	}
-	if (flock(fd, LOCK_SH) < 0 || arc_load(fd, out, w->store, &valid) < 0) {
+	struct sto_meta_list *l = NULL;
+	if (flock(fd, LOCK_SH) < 0 || !(l = arc_index((struct fs_backend *)b, fd, w->store, &valid))) {
 		sto_whyf(why, "cannot read the archive index: %s", strerror(errno));
 		rc = STO_EIO;
+	} else {
+		sto_meta_free(out);
+		out->v = l->v;
+		out->n = l->n;
+		out->borrowed = 1;
 	}
 	close(fd);
 	close(dfd);

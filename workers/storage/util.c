@@ -61,11 +61,12 @@ int sto_meta_add(struct sto_meta_list *l, uint64_t ref, uint64_t when, const cha
 
 void sto_meta_free(struct sto_meta_list *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; !l->borrowed && i < l->n; i++) {
 		free(l->v[i].id);
 		free(l->v[i].with);
 	}
-	free(l->v);
+	if (!l->borrowed)
+		free(l->v);
 	memset(l, 0, sizeof(*l));
 }
 
