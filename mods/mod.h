@@ -64,6 +64,10 @@ struct mod_sto_reply {
 
 typedef void (*mod_sto_fn)(void *arg, const struct mod_sto_reply *r);
 
+struct mod_timer;
+/* The reply (type result or error, borrowed during the call), or NULL after the timeout. */
+typedef void (*mod_iq_fn)(void *arg, const struct xnode *reply);
+
 struct mod_api {
 	unsigned abi;			/* MOD_ABI */
 	/* events */
@@ -112,6 +116,11 @@ struct mod_api {
 	int (*store)(struct mod_host *h, const struct mod_sto_req *req, mod_sto_fn cb, void *arg);
 	/* walks reply TLVs: 1 with the next field, 0 at the end, -1 when malformed */
 	int (*sto_next)(const uint8_t *p, size_t len, size_t *off, unsigned *tag, const uint8_t **val, size_t *vlen);
+	/* one-shot timers; a timer that fired is gone (do not cancel it then) */
+	struct mod_timer *(*timer_add)(struct mod_host *h, double seconds, void (*fn)(void *arg), void *arg);
+	void (*timer_cancel)(struct mod_timer *t);
+	/* sends an IQ get/set from the host (its id and from are set here) and calls fn once */
+	int (*iq_request)(struct mod_host *h, struct xnode *iq, double timeout, mod_iq_fn fn, void *arg);
 	/* fires a lifecycle event (user-registered, user-deleted, ...) with arg on h */
 	int (*fire)(struct mod_host *h, const char *event, const char *arg);
 	/* fires event on h with a borrowed element the handlers may add to (disco-info/host) */

@@ -321,6 +321,8 @@ static void to_self_or_host(struct rtr_stanza *st)
 			fire(st, st->from_host, "presence/initial");
 		return;
 	}
+	if (m->stype == XE_ST_IQ && st->to[0] && rtr_iq_reply_match(st->to_host, st->x, st->from))
+		return;	/* the answer to an IQ a module sent */
 	if (run_events(st) != MOD_PASS)
 		return;
 	if (m->stype == XE_ST_IQ) {

@@ -49,6 +49,14 @@ void rtr_hosts_free(void);	/* unloads every module, frees hosts and libraries */
 int rtr_fire_lifecycle(struct mod_host *h, const char *name, const char *arg);
 extern const struct mod_api rtr_mod_api;
 
+/* modtime.c */
+struct mod_timer *rtr_mod_timer_add(struct mod_host *h, double seconds, void (*fn)(void *arg), void *arg);
+void rtr_mod_timer_cancel(struct mod_timer *t);
+int rtr_mod_iq_request(struct mod_host *h, struct xnode *iq, double timeout, mod_iq_fn fn, void *arg);
+/* 1 when x (a result or error from 'from' to host h) answered a module's request */
+int rtr_iq_reply_match(struct mod_host *h, const struct xnode *x, const char *from);
+void rtr_iq_pending_free(void);
+
 /* modstore.c */
 int rtr_mod_store(struct mod_host *h, const struct mod_sto_req *q, mod_sto_fn cb, void *arg);
 int rtr_mod_sto_next(const uint8_t *p, size_t len, size_t *off, unsigned *tag, const uint8_t **val,

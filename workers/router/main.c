@@ -128,6 +128,7 @@ int main(void)
 		link_close(env->links[i].link);
 	}
 	rtr_routes_free();
+	rtr_iq_pending_free();
 	rtr_hosts_free();
 	return 0;
 }

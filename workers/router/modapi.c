@@ -275,6 +275,9 @@ const struct mod_api rtr_mod_api = {
 	.session_presence = api_session_presence,
 	.fire = rtr_fire_lifecycle,
 	.fire_with = api_fire_with,
+	.timer_add = rtr_mod_timer_add,
+	.timer_cancel = rtr_mod_timer_cancel,
+	.iq_request = rtr_mod_iq_request,
 	.each_component = api_each_component,
 	.each_host_session = api_each_host_session,
 };

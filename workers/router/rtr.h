@@ -13,6 +13,7 @@
 struct rtr_inflight;	/* an inbound frame whose consequences are not all acknowledged yet */
 struct rtr_outrec;	/* an outbound frame and the inbound frame it came from */
 struct rtr_modlib;	/* a dlopened module file */
+struct rtr_iq_pending;	/* an IQ a module sent, waiting for its reply */
 struct mod_host;
 
 struct rtr_link {
@@ -64,6 +65,9 @@ struct rtr_env {
 	char *moddir;		/* where mod_<name>.so live */
 	struct rtr_modlib *modlibs;	/* dlopened module files, shared by the hosts */
 	double started;		/* ev_time() at start, for uptime */
+	struct rtr_iq_pending *iq_pending;	/* IQ requests modules sent (modtime.c) */
+	unsigned niq_pending;
+	uint64_t iq_next_id;
 	struct rtr_inflight *current;	/* the inbound frame being processed */
 	struct rtr_link *current_link;
 	uint64_t dropped_sends;
