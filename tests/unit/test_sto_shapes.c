@@ -936,6 +936,30 @@ static void test_accounts(void **state)
 	buf_free(&rep);
 	assert_int_equal(kv_get(fx, "localhost", "accounts", "alice", v, sizeof(v)), STO_EINVAL);
 	assert_int_equal(kv_set(fx, "localhost", "accounts", "alice", "x"), STO_EINVAL);
+	if (strcmp(fx->spec.name, "memory") == 0)
+		return;	/* per process: nothing to race on */
+	/* two workers create the same account at once: exactly one wins */
+	for (int round = 0; round < 5; round++) {
+		char name[16];
+		int status;
+		snprintf(name, sizeof(name), "racer%d", round);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct fixture child = *fx;
+			open_env(&child);
+			uint32_t st = acct_call(&child, STO_OP_ACCOUNT_CREATE, name, "c", &rep);
+			_exit((int)st);
+		}
+		uint32_t mine = acct_call(fx, STO_OP_ACCOUNT_CREATE, name, "p", &rep);
+		buf_free(&rep);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		uint32_t theirs = (uint32_t)WEXITSTATUS(status);
+		if (!((mine == STO_OK && theirs == STO_EEXISTS) ||
+		      (mine == STO_EEXISTS && theirs == STO_OK)))
+			fail_msg("%s: creates answered %u and %u", name, mine, theirs);
+	}
 }
 
 /* file → PostgreSQL keeps every login and every item. fx is a PostgreSQL fixture. */

@@ -61,15 +61,13 @@ int sto_acct_put(struct sto_env *env, size_t host, const char *name, const struc
 
 	if (!env->acct_be[host])
 		return sto_file_put(env->file, host, name, a, create_only, why, whylen);
-	/* create needs absence, passwd presence; not atomic across storage workers. */
-	rc = sto_acct_get(env, host, name, &old, why, whylen);
-	explicit_bzero(&old, sizeof(old));
-	if (rc == STO_OK && create_only)
-		return STO_EEXISTS;
-	if (rc == STO_ENOTFOUND && !create_only)
-		return STO_ENOTFOUND;
-	if (rc != STO_OK && rc != STO_ENOTFOUND)
-		return rc;
+	/* create is an atomic add; passwd needs the account (a delete racing with it may lose) */
+	if (!create_only) {
+		rc = sto_acct_get(env, host, name, &old, why, whylen);
+		explicit_bzero(&old, sizeof(old));
+		if (rc != STO_OK)
+			return rc;
+	}
 	sto_acct_where(env, host, name, &w);
 	buf_init(&rec);
 	if (sto_record_encode(&rec, name, a) < 0) {
@@ -77,7 +75,8 @@ int sto_acct_put(struct sto_env *env, size_t host, const char *name, const struc
 		rc = STO_EIO;
 	} else {
 		struct sto_backend *b = env->acct_be[host];
-		rc = b->ops->kv_set(b, &w, rec.data, rec.len, 0, reason);
+		rc = create_only ? b->ops->kv_add(b, &w, rec.data, rec.len, reason)
+				 : b->ops->kv_set(b, &w, rec.data, rec.len, 0, reason);
 	}
 	if (rc != STO_OK)
 		sto_acct_why(why, whylen, reason);

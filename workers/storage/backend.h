@@ -70,6 +70,9 @@ struct sto_backend_ops {
 		      size_t n, int del, char *why);
 	int (*kv_users)(struct sto_backend *b, const struct sto_where *w, struct sto_names *out,
 			char *why);
+	/* Sets only when absent (atomically, also across workers), else STO_EEXISTS. */
+	int (*kv_add)(struct sto_backend *b, const struct sto_where *w, const uint8_t *v, size_t n,
+		      char *why);
 	int (*map_get)(struct sto_backend *b, const struct sto_where *w, struct buf *out,
 		       char *why);
 	int (*map_set)(struct sto_backend *b, const struct sto_where *w, const uint8_t *v,

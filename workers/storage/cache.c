@@ -322,6 +322,20 @@ static int cache_kv_get(struct sto_backend *b, const struct sto_where *w, struct
 	return cache_get(b, 'k', w, out, why);
 }
 
+static int cache_kv_add(struct sto_backend *b, const struct sto_where *w, const uint8_t *v,
+			size_t n, char *why)
+{
+	struct cache_backend *c = (struct cache_backend *)b;
+	struct buf k;
+	int rc = c->inner->ops->kv_add(c->inner, w, v, n, why);
+
+	if (cache_key(c, &k, 'k', w) == 0)	/* a cached absence must go */
+		cache_invalidate(c, &k);
+	else
+		c->overflow = 1;
+	return rc;
+}
+
 static int cache_map_get(struct sto_backend *b, const struct sto_where *w, struct buf *out,
 			 char *why)
 {
@@ -436,6 +450,7 @@ static const struct sto_backend_ops cache_ops = {
 	.close = cache_close,
 	.kv_get = cache_kv_get,
 	.kv_set = cache_kv_set,
+	.kv_add = cache_kv_add,
 	.kv_users = cache_kv_users,
 	.map_get = cache_map_get,
 	.map_set = cache_map_set,

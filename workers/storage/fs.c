@@ -32,7 +32,7 @@ int fs_name(const char *s, char *out, size_t cap)
 }
 
 static int fs_record_write(int dirfd, const char *name, const struct sto_where *w, int with_key,
-			   const uint8_t *v, size_t n);
+			   const uint8_t *v, size_t n, int noreplace);
 
 /* A new hashed user directory gets FS_USER_FILE, so listings can name its user. */
 static int fs_name_hashed_dir(int fd, const struct sto_where *w)
@@ -40,7 +40,7 @@ static int fs_name_hashed_dir(int fd, const struct sto_where *w)
 	struct stat st;
 	if (fstatat(fd, FS_USER_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	return fs_record_write(fd, FS_USER_FILE, w, 0, (const uint8_t *)"", 0);
+	return fs_record_write(fd, FS_USER_FILE, w, 0, (const uint8_t *)"", 0, 0);
 }
 
 int fs_dir(struct fs_backend *f, const struct sto_where *w, int shape, int with_user, int create)
@@ -137,7 +137,7 @@ bad:
 }
 
 static int fs_record_write(int dirfd, const char *name, const struct sto_where *w, int with_key,
-			   const uint8_t *v, size_t n)
+			   const uint8_t *v, size_t n, int noreplace)
 {
 	struct buf b;
 	int rc;
@@ -147,7 +147,7 @@ static int fs_record_write(int dirfd, const char *name, const struct sto_where *
 	     (with_key && tlv_put_str(&b, STO_T_KEY, w->key) < 0) ||
 	     tlv_put(&b, STO_T_VALUE, v, n) < 0 ? -1 : 0;
 	if (rc == 0)
-		rc = sto_write_atomic(dirfd, name, b.data, b.len, 0);
+		rc = sto_write_atomic(dirfd, name, b.data, b.len, noreplace);
 	buf_free(&b);
 	return rc;
 }
@@ -214,7 +214,7 @@ static int fs_set(struct sto_backend *b, const struct sto_where *w, int shape, c
 		else if (errno != ENOENT)
 			rc = -1;
 	} else {
-		rc = fs_record_write(dfd, name, w, shape == STO_SHAPE_MAP, v, n);
+		rc = fs_record_write(dfd, name, w, shape == STO_SHAPE_MAP, v, n, 0);
 	}
 	if (rc < 0)
 		sto_whyf(why, "cannot write %s/%s: %s", w->store, name, strerror(errno));
@@ -231,6 +231,28 @@ static int fs_kv_set(struct sto_backend *b, const struct sto_where *w, const uin
 		     int del, char *why)
 {
 	return fs_set(b, w, STO_SHAPE_KV, v, n, del, why);
+}
+
+static int fs_kv_add(struct sto_backend *b, const struct sto_where *w, const uint8_t *v, size_t n,
+		     char *why)
+{
+	char name[STO_FNAME_MAX + 1];
+	int dfd = fs_locate((struct fs_backend *)b, w, STO_SHAPE_KV, 1, name, sizeof(name)), rc;
+
+	if (dfd < 0) {
+		sto_whyf(why, "cannot open the store directory: %s", strerror(errno));
+		return STO_EIO;
+	}
+	rc = fs_record_write(dfd, name, w, 0, v, n, 1);
+	if (rc < 0 && errno == EEXIST) {
+		sto_whyf(why, "exists");
+		rc = STO_EEXISTS;
+	} else if (rc < 0) {
+		sto_whyf(why, "cannot write %s/%s: %s", w->store, name, strerror(errno));
+		rc = STO_EIO;
+	}
+	close(dfd);
+	return rc;
 }
 
 static int fs_map_get(struct sto_backend *b, const struct sto_where *w, struct buf *out,
@@ -425,6 +447,7 @@ static const struct sto_backend_ops fs_ops = {
 	.close = fs_close,
 	.kv_get = fs_kv_get,
 	.kv_set = fs_kv_set,
+	.kv_add = fs_kv_add,
 	.kv_users = fs_kv_users,
 	.map_get = fs_map_get,
 	.map_set = fs_map_set,

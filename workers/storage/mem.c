@@ -143,6 +143,16 @@ static int mem_kv_set(struct sto_backend *b, const struct sto_where *w, const ui
 	return mem_set(b, STO_SHAPE_KV, w, "", v, n, del, why);
 }
 
+static int mem_kv_add(struct sto_backend *b, const struct sto_where *w, const uint8_t *v,
+		      size_t n, char *why)
+{
+	if (*mem_slot((struct mem_backend *)b, STO_SHAPE_KV, w, "")) {
+		sto_whyf(why, "exists");
+		return STO_EEXISTS;
+	}
+	return mem_set(b, STO_SHAPE_KV, w, "", v, n, 0, why);
+}
+
 static int mem_map_get(struct sto_backend *b, const struct sto_where *w, struct buf *out,
 		       char *why)
 {
@@ -411,6 +421,7 @@ static const struct sto_backend_ops mem_ops = {
 	.close = mem_close,
 	.kv_get = mem_kv_get,
 	.kv_set = mem_kv_set,
+	.kv_add = mem_kv_add,
 	.kv_users = mem_kv_users,
 	.map_get = mem_map_get,
 	.map_set = mem_map_set,

@@ -127,6 +127,24 @@ static int mongo_kv_set(struct sto_backend *b, const struct sto_where *w, const 
 	return mongo_set(b, MC_KV, w, v, n, del, why);
 }
 
+static int mongo_kv_add(struct sto_backend *b, const struct sto_where *w, const uint8_t *v,
+			size_t n, char *why)
+{
+	struct mongo_backend *m = (struct mongo_backend *)b;
+	struct buf docb;
+	bson_t doc;
+	bson_error_t e;
+	int rc = STO_OK;
+
+	buf_init(&docb);
+	if (sto_mdoc_value_doc(&docb, w, 0, v, n) < 0 || !bson_init_static(&doc, docb.data, docb.len))
+		rc = mongo_oom(why);
+	else if (!mongoc_collection_insert_one(m->c[MC_KV], &doc, NULL, NULL, &e))
+		rc = mongo_fail(&e, why);	/* a duplicate _id is STO_EEXISTS */
+	buf_free(&docb);
+	return rc;
+}
+
 static int mongo_map_get(struct sto_backend *b, const struct sto_where *w, struct buf *out,
 			 char *why)
 {
@@ -431,6 +449,7 @@ static const struct sto_backend_ops mongo_ops = {
 	.close = mongo_close,
 	.kv_get = mongo_kv_get,
 	.kv_set = mongo_kv_set,
+	.kv_add = mongo_kv_add,
 	.kv_users = mongo_kv_users,
 	.map_get = mongo_map_get,
 	.map_set = mongo_map_set,

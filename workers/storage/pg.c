@@ -53,7 +53,7 @@ enum pg_stmt {
 	PG_KV_GET, PG_KV_SET, PG_KV_DEL, PG_KV_USERS, PG_MAP_GET, PG_MAP_SET, PG_MAP_DEL,
 	PG_MAP_ALL, PG_MAP_DEL_ALL, PG_ARCH_ADD, PG_ARCH_META, PG_ARCH_VALUE, PG_ARCH_DEL,
 	PG_STORES_KV, PG_STORES_MAP, PG_STORES_ARCH, PG_USERS_MAP, PG_USERS_ARCH, PG_MAP_KEYS,
-	PG_ARCH_SID, PG_NSTMT
+	PG_ARCH_SID, PG_KV_ADD, PG_NSTMT
 };
 static const struct {
 	const char *sql;
@@ -87,6 +87,7 @@ static const struct {
 	[PG_USERS_MAP] = {"SELECT DISTINCT username FROM xmppd_map WHERE host=$1 AND store=$2", 2},
 	[PG_USERS_ARCH] = {"SELECT DISTINCT username FROM xmppd_archive WHERE host=$1 AND store=$2", 2},
 	[PG_MAP_KEYS] = {"SELECT key FROM xmppd_map WHERE host=$1 AND store=$2 AND username=$3", 3},
+	[PG_KV_ADD] = {"INSERT INTO xmppd_kv VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING", 4},
 	[PG_ARCH_SID] = {"SELECT sort_id FROM xmppd_archive WHERE host=$1 AND store=$2 AND"
 			 " username=$3 AND id=$4", 4},
 };
@@ -299,6 +300,23 @@ static int pg_kv_set(struct sto_backend *b, const struct sto_where *w, const uin
 			   val ? (const char *)val : ""};
 	const int lens[] = {-1, -1, -1, (int)n};
 	return pg_command(b, del ? PG_KV_DEL : PG_KV_SET, v, lens, NULL, why);
+}
+
+static int pg_kv_add(struct sto_backend *b, const struct sto_where *w, const uint8_t *val,
+		     size_t n, char *why)
+{
+	const char *v[] = {pg_host((struct pg_backend *)b, w), w->store, w->user,
+			   n ? (const char *)val : ""};
+	const int lens[] = {-1, -1, -1, (int)n};
+	int rc;
+	/* Not retried: a lost reply might hide a committed insert. */
+	PGresult *r = pg_run((struct pg_backend *)b, PG_KV_ADD, v, lens, 0, &rc, why);
+	if (r && strcmp(PQcmdTuples(r), "0") == 0) {
+		sto_whyf(why, "exists");
+		rc = STO_EEXISTS;
+	}
+	PQclear(r);
+	return rc;
 }
 
 /* The first column of every row as names. */
@@ -678,6 +696,7 @@ static const struct sto_backend_ops pg_ops = {
 	.close = pg_close,
 	.kv_get = pg_kv_get,
 	.kv_set = pg_kv_set,
+	.kv_add = pg_kv_add,
 	.kv_users = pg_kv_users,
 	.map_get = pg_map_get,
 	.map_set = pg_map_set,
