@@ -487,7 +487,7 @@ static void test_shipped(void **state)
 	(void)state;
 	static const char *const want[][MAXEXP] = {
 		{"rundir=%/var/run", "datadir=%/var/lib", "log=stderr", "loglevel=1", "admins=admin@localhost"},
-		{"listen.c2s=:: 5222", "nlistens=2", "workers_c2s=1", "workers_storage=1", "stanza_size=262144"},
+		{"listen.c2s=:: 5222", "nlistens=3", "workers_c2s=1", "workers_storage=1", "stanza_size=262144"},
 		{"unauth_timeout=60", "conn_per_ip=50", "storage_default=file", "nvhosts=1", "ncomponents=0"},
 		{"vhost.localhost.cert=%/var/certs/localhost.pem", "vhost.localhost.key=%/var/certs/localhost.key",
 		 "vhost.localhost.modules=roster,presence,message,disco,ping", "vhost.localhost.registration=0"},
