@@ -19,6 +19,8 @@
 #define STO_OP_ARCH_FIND_ 17u
 #define STO_OP_ARCH_DELETE_ 19u
 #define STO_OK_ 0
+#define STO_ENOTFOUND_ 1
+#define STO_OP_KV_GET_ 8u
 #define STO_T_EXISTS_ 13u
 #define STO_T_VALUE_ 16u
 #define STO_T_ITEM_ 28u
@@ -26,7 +28,7 @@
 
 static const struct mod_api *api;
 
-enum off_step { OFF_EXISTS, OFF_COUNT, OFF_APPEND, OFF_FETCH, OFF_DELETE };
+enum off_step { OFF_EXISTS, OFF_BLOCKS, OFF_COUNT, OFF_APPEND, OFF_FETCH, OFF_DELETE };
 
 struct off_ctx {
 	struct mod_host *host;
@@ -89,6 +91,27 @@ static int off_field_u32(const struct mod_sto_reply *r, unsigned want, uint32_t 
 
 static void off_call(struct off_job *j, const struct mod_sto_req *q);
 
+/* Whether the stored blocklist in r names the sender: its full or bare JID, or its domain. */
+static int off_blocked(const struct off_job *j, const struct mod_sto_reply *r)
+{
+	size_t off = 0, len;
+	unsigned tag;
+	const uint8_t *val = NULL;
+	while (api->sto_next(r->fields, r->len, &off, &tag, &val, &len) == 1 && tag != STO_T_VALUE_)
+		val = NULL;
+	struct xnode *doc = val ? api->x_parse((const char *)val, len) : NULL;
+	const char *full = api->x_attr(j->msg, "from"), *at = strchr(j->with, '@');
+	const char *domain = at ? at + 1 : j->with;
+	int blocked = 0;
+	for (struct xnode *i = doc ? doc->children : NULL; i && !blocked; i = i->next) {
+		const char *b = api->x_attr(i, "jid");
+		blocked = b && (strcasecmp(b, j->with) == 0 || strcasecmp(b, domain) == 0 ||
+				(full && strcasecmp(b, full) == 0));
+	}
+	api->x_free(doc);
+	return blocked;
+}
+
 static void off_store_message(struct off_job *j)
 {
 	char stamp[40];
@@ -144,7 +167,7 @@ static void off_reply(void *arg, const struct mod_sto_reply *r)
 	struct off_job *j = arg;
 	uint32_t v = 0;
 	j->ctx->pending--;
-	if (r->status != STO_OK_) {
+	if (r->status != STO_OK_ && !(j->step == OFF_BLOCKS && r->status == STO_ENOTFOUND_)) {
 		off_fail(j, "internal-server-error");
 		return;
 	}
@@ -152,6 +175,17 @@ static void off_reply(void *arg, const struct mod_sto_reply *r)
 	case OFF_EXISTS: {
 		if (off_field_u32(r, STO_T_EXISTS_, &v) < 0 || !v) {
 			off_fail(j, "service-unavailable");	/* RFC 6121 §8.5.1: no such user */
+			return;
+		}
+		/* XEP-0191: what the user blocks is not stored for later either (mod_blocking's list) */
+		struct mod_sto_req q = {.op = STO_OP_KV_GET_, .store = "blocklist", .user = j->user};
+		j->step = OFF_BLOCKS;
+		off_call(j, &q);
+		return;
+	}
+	case OFF_BLOCKS: {
+		if (r->status == STO_OK_ && off_blocked(j, r)) {
+			off_fail(j, "service-unavailable");
 			return;
 		}
 		struct mod_sto_req q = {.op = STO_OP_ARCH_FIND_, .store = OFFLINE_STORE, .user = j->user,

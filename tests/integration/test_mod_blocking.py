@@ -14,7 +14,7 @@ from harness import DOMAIN, Server, run
 from test_mod_roster import RC
 
 NS = "urn:xmpp:blocking"
-MODS = 'vhost "localhost" { modules roster presence blocking disco ping }'
+MODS = 'vhost "localhost" { modules roster presence blocking offline disco ping }'
 
 
 @pytest.fixture
@@ -113,6 +113,23 @@ def test_block_unblock(bs):
         assert (await next_error(a))["error"]["condition"] == "service-unavailable"
         await blk_iq(b, "set", "unblock").send(timeout=5)
         assert await blocklist(b) == []
+        await a.close()
+        await b.close()
+
+    run(scenario())
+
+
+def test_blocked_sender_is_not_stored_offline(bs):
+    async def scenario():
+        b = await login(bs, "bob")
+        await blk_iq(b, "set", "block", [f"alice@{DOMAIN}"]).send(timeout=5)
+        await b.close()
+        a = await login(bs, "alice")
+        a.send_message(mto=f"bob@{DOMAIN}", mbody="let me in", mtype="chat")
+        assert (await next_error(a))["error"]["condition"] == "service-unavailable"
+        b = await login(bs, "bob", "later")
+        await asyncio.sleep(0.4)
+        assert b.messages.empty()
         await a.close()
         await b.close()
 
