@@ -501,7 +501,14 @@ static int blk_on_unbind(struct mod_event *ev, void *arg)
 	return MOD_PASS;
 }
 
+static int blk_on_deleted(struct mod_event *ev, void *arg)
+{
+	(void)arg;
+	return mu_forget(api, ev, "blocklist", MU_OP_KV_SET);
+}
+
 static const struct mod_hook blk_hooks[] = {
+	{"user-deleted", blk_on_deleted, 0},
 	{"iq-get/self/" NS_BLOCKING ":blocklist", blk_on_iq, 0},
 	{"iq-set/self/" NS_BLOCKING ":block", blk_on_iq, 0},
 	{"iq-set/self/" NS_BLOCKING ":unblock", blk_on_iq, 0},

@@ -157,7 +157,14 @@ static int mod_last_load(struct mod_host *h, const struct mod_api *a, void **ctx
 	return 0;
 }
 
+static int mod_last_on_deleted(struct mod_event *ev, void *ctx)
+{
+	(void)ctx;
+	return mu_forget(ev->api, ev, "lastlog", MU_OP_KV_SET);
+}
+
 static const struct mod_hook mod_last_hooks[] = {
+	{"user-deleted", mod_last_on_deleted, 0},
 	{"iq-get/host/" NS_LAST ":query", mod_last_uptime, 0},
 	{"iq-get/bare/" NS_LAST ":query", mod_last_account, 0},
 	{"resource-unbind", mod_last_logout, 0},

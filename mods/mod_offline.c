@@ -8,8 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mods/mod.h"
-#include "workers/router/xnode.h"
+#include "mods/modutil.h"
 
 #define OFFLINE_STORE "offline"
 #define OFFLINE_LIMIT_DEFAULT 100u
@@ -312,7 +311,14 @@ static int off_on_initial(struct mod_event *ev, void *arg)
 	return MOD_PASS;
 }
 
+static int off_on_deleted(struct mod_event *ev, void *arg)
+{
+	(void)arg;
+	return mu_forget(api, ev, OFFLINE_STORE, MU_OP_ARCH_DELETE);
+}
+
 static const struct mod_hook off_hooks[] = {
+	{"user-deleted", off_on_deleted, 0},
 	{"message/offline", off_on_message, 0},
 	{"presence/initial", off_on_initial, -10},	/* after presence and roster */
 	{NULL, NULL, 0},

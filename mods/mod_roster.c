@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mods/mod.h"
+#include "mods/modutil.h"
 #include "mods/roster_sub.h"
-#include "workers/router/xnode.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define ROSTER_STORE "roster"
@@ -57,17 +56,6 @@ struct roster_job {
 
 /* ---- small helpers ---- */
 
-static struct xnode *roster_el(const char *name, const char *const *attrs)
-{
-	struct xnode *n = api->x_new(name);
-	for (; n && attrs && attrs[0]; attrs += 2)
-		if (attrs[1] && api->x_set_attr(n, attrs[0], attrs[1]) < 0) {
-			api->x_free(n);
-			return NULL;
-		}
-	return n;
-}
-
 static char *roster_bare_of(const char *jid)
 {
 	const char *slash = strchr(jid, '/');
@@ -97,14 +85,14 @@ static void roster_out_add(struct roster_job *j, struct xnode *x, int to_user)
 static struct xnode *roster_iq(const char *type, const char *id, const char *from, const char *to)
 {
 	const char *attrs[] = {"type", type, "id", id, "from", from, "to", to, NULL};
-	return roster_el("iq", attrs);
+	return mu_el(api, "iq", attrs);
 }
 
 static void roster_iq_error(struct roster_job *j, const char *type, const char *cond)
 {
 	struct xnode *iq = roster_iq("error", j->id, NULL, j->full);
 	const char *ea[] = {"type", type, NULL}, *ca[] = {"xmlns", "urn:ietf:params:xml:ns:xmpp-stanzas", NULL};
-	struct xnode *e = roster_el("error", ea), *c = roster_el(cond, ca);
+	struct xnode *e = mu_el(api, "error", ea), *c = mu_el(api, cond, ca);
 	if (iq && e && c) {
 		api->x_append_take(e, c);
 		api->x_append_take(iq, e);
@@ -194,7 +182,7 @@ static struct xnode *item_public(const struct xnode *i, int removed)
 			   "subscription", removed ? "remove" : api->x_attr(i, "subscription"),
 			   "ask", removed ? NULL : api->x_attr(i, "ask"),
 			   "approved", removed ? NULL : api->x_attr(i, "approved"), NULL};
-	struct xnode *n = roster_el("item", a);
+	struct xnode *n = mu_el(api, "item", a);
 	for (const struct xnode *g = i->children; n && !removed && g; g = g->next) {
 		struct xnode *c = api->x_new("group");
 		if (c && g->text)
@@ -218,7 +206,7 @@ static void roster_push(struct roster_job *j, const struct xnode *item, int remo
 		snprintf(id, sizeof(id), "push%lu", ++ctx->pushes);
 		struct xnode *iq = roster_iq("set", id, NULL, r->full);
 		const char *qa[] = {"xmlns", NS_ROSTER, "ver", doc_ver(j->doc), NULL};
-		struct xnode *q = roster_el("query", qa), *it = item_public(item, removed);
+		struct xnode *q = mu_el(api, "query", qa), *it = item_public(item, removed);
 		if (iq && q && it) {
 			api->x_append_take(q, it);
 			api->x_append_take(iq, q);
@@ -235,7 +223,7 @@ static void roster_presence_out(struct roster_job *j, const char *type, const ch
 				int to_user)
 {
 	const char *a[] = {"type", type, "from", from, "to", to, NULL};
-	roster_out_add(j, roster_el("presence", a), to_user);
+	roster_out_add(j, mu_el(api, "presence", a), to_user);
 }
 
 
@@ -249,7 +237,7 @@ static void job_get(struct roster_job *j)
 	/* XEP-0237: the client's version is current: an empty result, changes come as pushes */
 	if (!j->ver || strcmp(j->ver, doc_ver(j->doc)) != 0) {
 		const char *qa[] = {"xmlns", NS_ROSTER, "ver", doc_ver(j->doc), NULL};
-		struct xnode *q = roster_el("query", qa);
+		struct xnode *q = mu_el(api, "query", qa);
 		for (struct xnode *i = j->doc->children; q && i; i = i->next)
 			if (item_visible(i)) {
 				struct xnode *p = item_public(i, 0);
@@ -271,7 +259,7 @@ static int job_set(struct roster_job *j)
 			roster_iq_error(j, "cancel", "resource-constraint");
 			return 0;
 		}
-		if (!(i = roster_el("item", a)))
+		if (!(i = mu_el(api, "item", a)))
 			return -1;
 		api->x_append_take(j->doc, i);
 	}
@@ -349,7 +337,7 @@ static int job_sub(struct roster_job *j)
 		/* §3.1.2: a subscribe to someone not in the roster adds them; an inbound request is
 		 * kept as a hidden entry until the user decides */
 		const char *a[] = {"jid", j->contact, "hidden", dir == SUB_INBOUND ? "1" : NULL, NULL};
-		if (!(i = roster_el("item", a)))
+		if (!(i = mu_el(api, "item", a)))
 			return -1;
 		api->x_append_take(j->doc, i);
 	}
@@ -387,7 +375,7 @@ static int job_login(struct roster_job *j)
 		const char *jid = api->x_attr(i, "jid");
 		if (api->x_attr(i, "pending")) {
 			const char *a[] = {"type", "subscribe", "from", jid, "to", j->full, NULL};
-			roster_out_add(j, roster_el("presence", a), 0);
+			roster_out_add(j, mu_el(api, "presence", a), 0);
 		}
 		if (api->x_attr(i, "ask"))
 			roster_presence_out(j, "subscribe", j->bare, jid, 0);
@@ -560,14 +548,6 @@ static void job_queue(struct roster_job *j)
 
 /* ---- event handlers ---- */
 
-static struct xnode *roster_copy(const struct xnode *x)
-{
-	char *t = api->x_to_string(x);
-	struct xnode *c = t ? api->x_parse(t, strlen(t)) : NULL;
-	free(t);
-	return c;
-}
-
 static void roster_interested(struct roster_ctx *ctx, const char *full)
 {
 	for (struct roster_iface *r = ctx->interested; r; r = r->next)
@@ -644,7 +624,7 @@ static int roster_on_set(struct mod_event *ev, void *arg)
 	int remove = sub && strcmp(sub, "remove") == 0;
 	struct roster_job *j = job_new(ctx, remove ? RJ_REMOVE : RJ_SET, ev->from);
 	if (!j || !(j->full = strdup(ev->from)) || !(j->id = strdup(api->x_attr(ev->stanza, "id") ?: "")) ||
-	    !(j->contact = strdup(api->x_attr(item, "jid"))) || (!remove && !(j->item = roster_copy(item)))) {
+	    !(j->contact = strdup(api->x_attr(item, "jid"))) || (!remove && !(j->item = mu_copy(api, item)))) {
 		if (j)
 			job_free(j);
 		api->error(ev, "wait", "internal-server-error");
@@ -679,7 +659,7 @@ static int roster_on_sub(struct mod_event *ev, struct roster_ctx *ctx, int dir)
 	const char *contact = dir == SUB_OUTBOUND ? ev->to : ev->from;
 	struct roster_job *j = job_new(ctx, dir == SUB_OUTBOUND ? RJ_SUB_OUT : RJ_SUB_IN, user);
 	if (!j || !(j->contact = roster_bare_of(contact)) ||
-	    (dir == SUB_INBOUND && !(j->stanza = roster_copy(ev->stanza)))) {
+	    (dir == SUB_INBOUND && !(j->stanza = mu_copy(api, ev->stanza)))) {
 		if (j)
 			job_free(j);
 		return MOD_HANDLED;
@@ -725,6 +705,12 @@ static int roster_on_sync(struct mod_event *ev, void *arg)
 	return MOD_PASS;
 }
 
+static int roster_on_deleted(struct mod_event *ev, void *arg)
+{
+	(void)arg;
+	return mu_forget(api, ev, ROSTER_STORE, MU_OP_KV_SET);
+}
+
 static int roster_on_unbind(struct mod_event *ev, void *arg)
 {
 	struct roster_ctx *ctx = arg;
@@ -754,6 +740,7 @@ static const struct mod_hook roster_hooks[] = {
 	{"presence/initial", roster_on_initial, 10},
 	{"resource-sync", roster_on_sync, 0},
 	{"resource-unbind", roster_on_unbind, 0},
+	{"user-deleted", roster_on_deleted, 0},
 	{NULL, NULL, 0},
 };
 

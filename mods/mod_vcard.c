@@ -105,7 +105,14 @@ static int vcard_forbidden(struct mod_event *ev, void *ctx)
 	return MOD_HANDLED;
 }
 
+static int vcard_on_deleted(struct mod_event *ev, void *ctx)
+{
+	(void)ctx;
+	return mu_forget(api, ev, "vcard", MU_OP_KV_SET);
+}
+
 static const struct mod_hook vcard_hooks[] = {
+	{"user-deleted", vcard_on_deleted, 0},
 	{"iq-get/self/" NS_VCARD ":vCard", vcard_get, 0},
 	{"iq-get/bare/" NS_VCARD ":vCard", vcard_get, 0},
 	{"iq-set/self/" NS_VCARD ":vCard", vcard_set, 0},

@@ -141,4 +141,22 @@ static inline void mu_iq_error(const struct mod_api *api, struct mu_iq *q, const
 	mu_iq_free(api, q);
 }
 
+static inline void mu_ignore_reply(void *arg, const struct mod_sto_reply *r)
+{
+	(void)arg, (void)r;
+}
+
+/* On user-deleted: removes the account's entry of a keyval store (op MU_OP_KV_SET) or its whole
+ * archive (MU_OP_ARCH_DELETE), without waiting for the answer. */
+#define MU_OP_ARCH_DELETE 19u
+static inline int mu_forget(const struct mod_api *api, struct mod_event *ev, const char *store, unsigned op)
+{
+	char *user = ev->arg ? mu_localpart(ev->arg) : NULL;
+	struct mod_sto_req q = {.op = op, .store = store, .user = user};
+	if (user)
+		api->store(ev->host, &q, mu_ignore_reply, NULL);
+	free(user);
+	return MOD_PASS;
+}
+
 #endif

@@ -90,3 +90,40 @@ def test_register_open_is_throttled(opened):
         await a.close()
 
     run(scenario())
+
+
+def test_cancel_forgets_the_account_data():
+    from test_mod_roster import NS as RNS, get_items, roster_iq
+    s = Server(extra='vhost "localhost" { modules roster presence register vcard offline disco ping\n'
+                     ' registration closed }')
+    try:
+        s.start()
+        s.add_user("alice", "alice-pw")
+        s.add_user("admin", "admin-pw")
+
+        async def scenario():
+            a = await login(s, "alice", "alice-pw")
+            await roster_iq(a, "set", [f"<item xmlns='{RNS}' jid='bob@{DOMAIN}'/>"]).send(timeout=5)
+            v = a.make_iq_set()
+            v.xml.append(ET.fromstring("<vCard xmlns='vcard-temp'><FN>Alice</FN></vCard>"))
+            await v.send(timeout=5)
+            await reg_iq(a, "set", "<remove/>").send(timeout=5)
+            await a.close()
+            adm = await login(s, "admin", "admin-pw")
+            adm.send_message(mto=f"alice@{DOMAIN}", mbody="are you there?", mtype="chat")
+            m = await adm.next_message()  # the account is gone: nothing is stored for it
+            assert m["type"] == "error" and m["error"]["condition"] == "service-unavailable"
+            await reg_iq(adm, "set", "<username>alice</username><password>again</password>").send(timeout=5)
+            a = await login(s, "alice", "again", "new")
+            items, _ = await get_items(a)
+            assert items == {}
+            g = a.make_iq_get()
+            g.xml.append(ET.fromstring("<vCard xmlns='vcard-temp'/>"))
+            r = await g.send(timeout=5)
+            assert len(r.xml.find("{vcard-temp}vCard")) == 0
+            await a.close()
+            await adm.close()
+
+        run(scenario())
+    finally:
+        s.cleanup()
