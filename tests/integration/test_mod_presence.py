@@ -124,7 +124,7 @@ def socket_owner(server, client):
         for line in f.readlines()[1:]:
             cols = line.split()
             rport = int(cols[2].split(":")[1], 16)
-            if rport == port:
+            if rport == port and cols[3] == "01" and cols[9] != "0":  # established, not a closed one
                 inode = cols[9]
     assert inode, "connection not found"
     for w in server.workers():
