@@ -4,6 +4,7 @@ a stream of acknowledged writes loses none of them, PostgreSQL restarted under l
 nothing acknowledged, and a file → PostgreSQL migration keeps every login.
 PostgreSQL and Redis come from tools/services.sh (make check starts them); without them the
 PostgreSQL cases are skipped."""
+import asyncio
 import os
 import secrets
 import signal
@@ -209,3 +210,42 @@ def test_backend_per_host(server_factory, pg_db):
                        capture_output=True, text=True, check=True)
     assert r.stdout.split() == ["carol"]
     assert not os.path.exists(os.path.join(s.datadir, DOMAIN, "accounts", "carol"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_module_data_survives_restart(server_factory, request, kind):
+    """Through the real modules: a roster (keyval) and offline messages (archive) written
+    before a restart are there after it, on each backend."""
+    from test_mod_roster import NS as RNS, get_items, roster_iq
+    conninfo = request.getfixturevalue("pg_db") if kind != "file" else None
+    s = server_factory(extra=storage_block(kind, conninfo) +
+                       f'\nvhost "{DOMAIN}" {{ modules roster presence offline disco ping }}')
+    s.start()
+    s.add_user("alice", "alice-pw")
+    s.add_user("bob", "bob-pw")
+
+    async def before():
+        a = Client(f"alice@{DOMAIN}/r", "alice-pw")
+        assert await a.login(s.c2s_port)
+        await roster_iq(a, "set", [f"<item xmlns='{RNS}' jid='bob@{DOMAIN}' name='Bob'/>"]).send(timeout=5)
+        for i in range(3):
+            a.send_message(mto=f"bob@{DOMAIN}", mbody=f"kept{i}", mtype="chat")
+        await asyncio.sleep(0.5)
+        await a.close()
+
+    async def after():
+        a = Client(f"alice@{DOMAIN}/r", "alice-pw")
+        assert await a.login(s.c2s_port)
+        items, _ = await get_items(a)
+        assert set(items) == {f"bob@{DOMAIN}"} and items[f"bob@{DOMAIN}"].get("name") == "Bob"
+        b = Client(f"bob@{DOMAIN}/r", "bob-pw")
+        assert await b.login(s.c2s_port)
+        got = [(await b.next_message())["body"] for _ in range(3)]
+        assert got == ["kept0", "kept1", "kept2"]
+        await a.close()
+        await b.close()
+
+    run(before())
+    assert s.stop() == 0
+    s.start()
+    run(after())
