@@ -3,6 +3,7 @@
  * archive queries cross-checked between backends on identical data, bad requests, and the
  * file backend's persistence and torn-write recovery. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1192,6 +1193,77 @@ static void test_cache_urls(void **state)
 	open_env(fx);
 }
 
+/* A worker killed (SIGKILL) in the middle of a stream of appends and keyval writes: everything
+ * it acknowledged is there afterwards, and the archive still reads and appends. */
+static void test_kill9_during_writes(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned acked = 0, inflight[3];
+
+	for (int round = 0; round < 3; round++) {
+		int fds[2], status;
+		assert_int_equal(pipe(fds), 0);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			struct fixture child = *fx;
+			close(fds[0]);
+			open_env(&child);
+			for (unsigned i = acked; i < acked + 5000; i++) {
+				char id[16], v[16];
+				struct buf b;
+				snprintf(id, sizeof(id), "k%u", i);
+				req(&b, STO_OP_ARCH_APPEND, "localhost", "archive", "crash");
+				assert_int_equal(tlv_put_str(&b, STO_T_VALUE, "<message><body>m1</body></message>"), 0);
+				assert_int_equal(tlv_put_u64(&b, STO_T_WHEN, T0 + i), 0);
+				assert_int_equal(tlv_put_str(&b, STO_T_WITH, "w"), 0);
+				assert_int_equal(tlv_put_str(&b, STO_T_ID, id), 0);
+				snprintf(v, sizeof(v), "v%u", i);
+				if (send_drop(&child, &b) != STO_OK ||
+				    kv_set(&child, "localhost", "crashkv", id, v) != STO_OK)
+					_exit(1);
+				if (write(fds[1], &i, sizeof(i)) != sizeof(i))	/* acknowledged */
+					_exit(1);
+			}
+			_exit(0);
+		}
+		close(fds[1]);
+		unsigned last = 0, n = 0;
+		while (n < 40u + 20u * (unsigned)round && read(fds[0], &last, sizeof(last)) == sizeof(last))
+			n++;
+		kill(pid, SIGKILL);
+		while (read(fds[0], &last, sizeof(last)) == sizeof(last))
+			n++;	/* acknowledged before the kill landed */
+		close(fds[0]);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(n > 0);
+		acked = last + 1;
+		/* a fresh worker (start-up recovery included) has every acknowledged write */
+		sto_env_close(&fx->env);
+		open_env(fx);
+		for (unsigned i = 0; i < acked; i++) {
+			char id[16], v[16], want[16];
+			struct buf b, rep;
+			int skip = 0;
+			for (int r = 0; r < round; r++)
+				skip |= inflight[r] == i;
+			if (skip)
+				continue;
+			snprintf(id, sizeof(id), "k%u", i);
+			req(&b, STO_OP_ARCH_GET, "localhost", "archive", "crash");
+			assert_int_equal(tlv_put_str(&b, STO_T_ID, id), 0);
+			if (send_req(fx, &b, &rep) != STO_OK)
+				fail_msg("round %d: acknowledged item %s lost", round, id);
+			buf_free(&rep);
+			snprintf(want, sizeof(want), "v%u", i);
+			if (kv_get(fx, "localhost", "crashkv", id, v, sizeof(v)) != STO_OK || strcmp(v, want))
+				fail_msg("round %d: acknowledged value %s lost", round, id);
+		}
+		/* the write in flight when the kill landed may or may not be there */
+		inflight[round] = acked++;
+	}
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -1213,11 +1285,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_recovery_at_start, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_per_host_and_store, setup_file, teardown),
 		cmocka_unit_test_setup_teardown(test_file_two_writers, setup_file, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_during_writes, setup_file, teardown),
 	};
 	const struct CMUnitTest pg[] = {
 		SUITE(setup_pg),
 		cmocka_unit_test_setup_teardown(test_persists, setup_pg, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_file_to_pg, setup_pg, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_during_writes, setup_pg, teardown),
 	};
 	const struct CMUnitTest redis[] = {
 		SUITE(setup_memory_redis),
