@@ -878,6 +878,27 @@ static void test_cache(void **state)
 	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_OK);
 	assert_string_equal(v, "later");
 	sto_env_close(&raw.env);
+
+	/* The connection to Redis breaks while a write's invalidation is due: the write still
+	 * succeeds, and the cached old value is never served afterwards (the delete is
+	 * replayed before the cache is used again). */
+	char cmd[800];
+	const char *base = service("XMPPD_TEST_REDIS");
+	sto_env_close(&fx->env);
+	fx->spec.cache_url = redis_url();	/* the default TTL: nothing expires during this */
+	open_env(fx);
+	assert_int_equal(kv_set(fx, "localhost", "vcard", "dave", "old"), STO_OK);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "dave", v, sizeof(v)), STO_OK);	/* cached */
+	snprintf(cmd, sizeof(cmd), "redis-cli -u '%s' CLIENT KILL TYPE normal >/dev/null", base);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(kv_set(fx, "localhost", "vcard", "dave", "new"), STO_OK);	/* DEL fails */
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "dave", v, sizeof(v)), STO_OK);
+	assert_string_equal(v, "new");
+	usleep(1300 * 1000);	/* Redis answers again, the cache reconnects */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(kv_get(fx, "localhost", "vcard", "dave", v, sizeof(v)), STO_OK);
+		assert_string_equal(v, "new");
+	}
 }
 
 static uint32_t acct_call(struct fixture *fx, uint32_t op, const char *user, const char *pw,
