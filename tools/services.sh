@@ -2,6 +2,7 @@
 # tools/services.sh start|stop|status: a throwaway PostgreSQL and redis-server on loopback for
 # the tests. start writes their URLs to build/services.env (sourced by tests); stop stops only
 # what start started (by the pid files it wrote) and removes its temp directory.
+# tools/services.sh pg-stop|pg-start: the tests' outage of that PostgreSQL (same port, same data).
 set -e
 cd "$(dirname "$0")/.."
 ENV_FILE=${SERVICES_ENV:-build/services.env}
@@ -9,6 +10,25 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pg_start() {
+	runuser -u postgres -- "$PGBIN/pg_ctl" -w -t 30 -D "$1/pg/data" -l "$1/pg/log" \
+		-o "-p $2 -c listen_addresses=127.0.0.1 -k $1/pg -c max_connections=100" \
+		start >/dev/null || { cat "$1/pg/log" >&2; exit 1; }
+}
+
+# pg-stop / pg-start on the running pair (for outage tests).
+pg_outage() {
+	[ -f "$ENV_FILE" ] || { echo "services: not running" >&2; exit 1; }
+	dir=$(sed -n 's/^XMPPD_SERVICES_DIR=//p' "$ENV_FILE")
+	port=$(sed -n 's/^XMPPD_TEST_PG_PORT=//p' "$ENV_FILE")
+	case "$dir" in /tmp/xmppd-services.*) ;; *) echo "services: bad $ENV_FILE" >&2; exit 1 ;; esac
+	if [ "$1" = stop ]; then
+		runuser -u postgres -- "$PGBIN/pg_ctl" -w -t 30 -D "$dir/pg/data" -m fast stop >/dev/null
+	else
+		pg_start "$dir" "$port"
+	fi
 }
 
 start() {
@@ -41,9 +61,7 @@ XMPPD_TEST_REDIS=redis://127.0.0.1:$rport/0
 EOT
 	runuser -u postgres -- "$PGBIN/initdb" -A trust -U postgres -D "$dir/pg/data" \
 		>"$dir/pg/initdb.log" 2>&1 || { cat "$dir/pg/initdb.log" >&2; exit 1; }
-	runuser -u postgres -- "$PGBIN/pg_ctl" -w -t 30 -D "$dir/pg/data" -l "$dir/pg/log" \
-		-o "-p $pgport -c listen_addresses=127.0.0.1 -k $dir/pg -c max_connections=100" \
-		start >/dev/null || { cat "$dir/pg/log" >&2; exit 1; }
+	pg_start "$dir" "$pgport"
 	runuser -u postgres -- "$PGBIN/createdb" -h 127.0.0.1 -p "$pgport" -U postgres xmppd_test
 	redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no --daemonize yes \
 		--pidfile "$dir/redis/pid" --logfile "$dir/redis/log" --dir "$dir/redis"
@@ -77,5 +95,7 @@ case "$1" in
 start) start ;;
 stop) stop ;;
 status) [ -f "$ENV_FILE" ] && cat "$ENV_FILE" || echo "services: not running" ;;
-*) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+pg-stop) pg_outage stop ;;
+pg-start) pg_outage start ;;
+*) echo "usage: $0 start|stop|status|pg-stop|pg-start" >&2; exit 2 ;;
 esac

@@ -249,3 +249,26 @@ def test_module_data_survives_restart(server_factory, request, kind):
     assert s.stop() == 0
     s.start()
     run(after())
+
+
+def pg_ctl(action):
+    subprocess.run(["sh", os.path.join(ROOT, "tools", "services.sh"), f"pg-{action}"],
+                   check=True, capture_output=True, timeout=90)
+
+
+@need_pg
+def test_postgresql_down_at_start(server_factory, pg_db):
+    """xmppd starts while PostgreSQL is down: storage runs and refuses requests; once
+    PostgreSQL is back, requests succeed without restarting anything."""
+    pg_ctl("stop")
+    try:
+        s = make_server(server_factory, "postgresql", pg_db)
+        assert add_user_rc(s, "early", "pw") != 0
+        assert s.worker("storage")["state"] == "running"
+    finally:
+        pg_ctl("start")
+    wait_for(lambda: add_user_rc(s, "late", "pw-late") == 0, timeout=20, step=0.5,
+             what="a write after PostgreSQL came back")
+    assert "late" in listed(s)
+    assert login(s, "late", "pw-late")
+    assert "postgresql not reachable at start" in s.log_text()

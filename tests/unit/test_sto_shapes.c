@@ -1285,6 +1285,30 @@ static void test_kill9_during_writes(void **state)
 	}
 }
 
+/* PostgreSQL down at start: the backend opens and answers STO_EUNAVAIL (no server needed);
+ * a malformed connection string is refused at once. */
+static void test_pg_unreachable(void **state)
+{
+	struct fixture *fx = *state;
+	struct sto_be_spec spec = {.name = "postgresql", .arg = "host=127.0.0.1 port=1 connect_timeout=2"};
+	struct sto_settings s = {.datadir = fx->dir, .vhosts = hosts, .nvhosts = 2,
+				 .scram_iter = 4096, .specs = &spec, .nspecs = 1};
+	char err[256], v[16];
+	struct buf rep;
+
+	sto_env_close(&fx->env);
+	assert_int_equal(sto_env_open(&fx->env, &s, err, sizeof(err)), 0);
+	assert_int_equal(kv_get(fx, "localhost", "vcard", "alice", v, sizeof(v)), STO_EUNAVAIL);
+	assert_int_equal(kv_set(fx, "localhost", "vcard", "alice", "x"), STO_EUNAVAIL);
+	assert_int_equal(acct_call(fx, STO_OP_ACCOUNT_CREATE, "alice", "pw", &rep), STO_EUNAVAIL);
+	buf_free(&rep);
+	sto_env_close(&fx->env);
+	spec.arg = "host=127.0.0.1 port";
+	assert_int_equal(sto_env_open(&fx->env, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "connection string"));
+	open_env(fx);
+}
+
 #define SUITE(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_keyval, setup, teardown),                          \
 	cmocka_unit_test_setup_teardown(test_map, setup, teardown),                             \
@@ -1298,6 +1322,7 @@ int main(void)
 	const struct CMUnitTest memory[] = {
 		SUITE(setup_memory),
 		cmocka_unit_test_setup_teardown(test_cache_urls, setup_memory, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_unreachable, setup_memory, teardown),
 	};
 	const struct CMUnitTest file[] = {
 		SUITE(setup_file),

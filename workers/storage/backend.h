@@ -114,7 +114,8 @@ struct sto_backend {
 struct sto_backend *sto_mem_open(size_t nhosts, char *err, size_t errlen);
 struct sto_backend *sto_fs_open(const char *datadir, const char *const *hosts, size_t nhosts,
 				char *err, size_t errlen);
-/* conninfo is a libpq connection string; the first connection must succeed. */
+/* conninfo is a libpq connection string (NULL with err when malformed); a server that does
+ * not answer yet is not an error: requests get STO_EUNAVAIL until a reconnect succeeds. */
 struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, size_t nhosts,
 				char *err, size_t errlen);
 

@@ -735,11 +735,20 @@ struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, 
 		}
 		p->nhosts = i + 1;
 	}
-	/* The first connection must work: a wrong conninfo is a configuration error. */
-	if (pg_ready(p, why) < 0) {
-		snprintf(err, errlen, "%s", why);
+	/* A malformed conninfo is a configuration error; a server that does not answer yet is an
+	 * outage like any other: requests fail until a reconnect (with backoff) succeeds. */
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(p->conninfo, &perr);
+	if (!opts) {
+		snprintf(err, errlen, "bad postgresql connection string: %s", perr ? perr : "?");
+		if (perr)
+			PQfreemem(perr);
 		pg_close(&p->base);
 		return NULL;
 	}
+	PQconninfoFree(opts);
+	if (pg_ready(p, why) < 0)
+		log_warn("postgresql not reachable at start; requests fail until it is", "reason=\"%s\"",
+			 why);
 	return &p->base;
 }
