@@ -21,6 +21,10 @@
 #define PG_BACKOFF_MIN_MS 100u
 #define PG_BACKOFF_MAX_MS 5000u
 #define PG_SCHEMA_LOCK 0x786d7070	/* advisory lock key: workers migrate one at a time */
+/* Defaults unless the conninfo says otherwise: a silent network must not block the worker
+ * past the router's timeout (statement_timeout only helps while the server answers). */
+#define PG_CONNECT_TIMEOUT_S "3"
+#define PG_TCP_USER_TIMEOUT_MS "4000"
 
 struct pg_backend {
 	struct sto_backend base;
@@ -30,6 +34,7 @@ struct pg_backend {
 	PGconn *conn;
 	uint64_t next_try_ms;	/* no reconnect before this */
 	uint32_t backoff_ms;
+	int set_connect_timeout, set_tcp_timeout;	/* the conninfo leaves them to us */
 };
 
 /* Migrations, applied in order from the stored version; never edit a shipped one. */
@@ -194,7 +199,10 @@ static int pg_ready(struct pg_backend *p, char *why)
 	}
 	if (p->conn)
 		PQfinish(p->conn);
-	p->conn = PQconnectdb(p->conninfo);
+	static const char *const keys[] = {"dbname", "connect_timeout", "tcp_user_timeout", NULL};
+	const char *vals[] = {p->conninfo, p->set_connect_timeout ? PG_CONNECT_TIMEOUT_S : NULL,
+			      p->set_tcp_timeout ? PG_TCP_USER_TIMEOUT_MS : NULL, NULL};
+	p->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(p->conn) == CONNECTION_OK && pg_setup(p->conn, err, sizeof(err)) == 0) {
 		if (p->backoff_ms)
 			log_info("postgresql connection restored", "");
@@ -745,6 +753,13 @@ struct sto_backend *sto_pg_open(const char *conninfo, const char *const *hosts, 
 			PQfreemem(perr);
 		pg_close(&p->base);
 		return NULL;
+	}
+	p->set_connect_timeout = p->set_tcp_timeout = 1;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val && strcmp(o->keyword, "connect_timeout") == 0)
+			p->set_connect_timeout = 0;
+		if (o->val && strcmp(o->keyword, "tcp_user_timeout") == 0)
+			p->set_tcp_timeout = 0;
 	}
 	PQconninfoFree(opts);
 	if (pg_ready(p, why) < 0)
