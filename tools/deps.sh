@@ -4,8 +4,10 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libev-dev libnng-dev libssl-dev libexpat1-dev
 libcap-dev libseccomp-dev libidn11-dev libpq-dev libhiredis-dev libmongoc-dev libcmocka-dev
-openssl python3-slixmpp python3-pytest postgresql redis-server procps passwd
-nodejs npm chromium"
+openssl python3-slixmpp python3-pytest postgresql redis-server procps passwd chromium"
+# Node.js may come from elsewhere with its own npm (Debian's npm conflicts with such builds):
+# install Debian's only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
