@@ -1,6 +1,5 @@
-/* External components (XEP-0114) on the component listener: the jabber:component:accept stream,
- * the SHA-1 handshake over stream id and secret, stanzas whose from must lie in the component's
- * domain, and replacement of an older connection of the same component. */
+/* External components (XEP-0114): the jabber:component:accept stream, the SHA-1 handshake, stanzas
+ * whose from must lie in the component's domain, and replacement of an older connection. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>

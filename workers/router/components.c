@@ -1,6 +1,5 @@
-/* Routes of external components (XEP-0114) in the router: a c2s worker binds a component's
- * domain once its handshake passed; stanzas to that domain or any subdomain go to it, stanzas
- * from it must come from inside it. A reconnecting component replaces the older route. */
+/* Routes of external components (XEP-0114): stanzas to a component's domain or subdomains go to
+ * it, its stanzas must come from inside it, and a reconnecting component replaces the old route. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
