@@ -458,6 +458,7 @@ static void raw_send(nng_socket s, uint32_t magic, uint32_t type, uint64_t seq, 
 	nng_msg *m;
 	assert_int_equal(nng_msg_alloc(&m, 0), 0);
 	assert_int_equal(nng_msg_append_u32(m, magic), 0);
+	assert_int_equal(nng_msg_append_u32(m, (uint32_t)(20 + len)), 0);	/* a batch of one */
 	assert_int_equal(nng_msg_append_u32(m, type), 0);
 	assert_int_equal(nng_msg_append_u64(m, seq), 0);
 	assert_int_equal(nng_msg_append_u64(m, ack), 0);
@@ -489,7 +490,8 @@ static int stats_reached(void *ctx)
 	       st.frames_stale >= x->stale && x->s->nrecv >= x->nrecv;
 }
 
-#define MAGIC 0x584C4B31u
+#define MAGIC 0x584C4B32u
+#define OLD_MAGIC 0x584C4B31u	/* one frame per message, no length: a peer of the old version */
 enum { F_DATA = 1, F_ACK = 2, F_HELLO = 3 };
 
 static void test_dups_and_bad_frames(void **state)
@@ -522,7 +524,8 @@ static void test_dups_and_bad_frames(void **state)
 		uint64_t seq, ack;
 		size_t len;
 	} bad[] = {
-		{"bad magic", 0x584C4B32u, F_DATA, 3, 0, 1},
+		{"bad magic", 0x584C4B33u, F_DATA, 3, 0, 1},
+		{"a frame of the old version", OLD_MAGIC, F_DATA, 3, 0, 1},
 		{"unknown frame type", MAGIC, 9, 3, 0, 1},
 		{"frame type 0", MAGIC, 0, 3, 0, 1},
 		{"DATA with seq 0", MAGIC, F_DATA, 0, 0, 1},
@@ -536,7 +539,7 @@ static void test_dups_and_bad_frames(void **state)
 	for (size_t i = 0; i < nbad; i++)
 		raw_send(s, bad[i].magic, bad[i].type, bad[i].seq, bad[i].ack, e3.data,
 			 bad[i].len ? e3.len : 0);
-	uint8_t shortf[23] = {0x58, 0x4C, 0x4B, 0x31};
+	uint8_t shortf[23] = {0x58, 0x4C, 0x4B, 0x32, 0, 0, 0, 19};	/* a 19-byte frame */
 	raw_send_bytes(s, shortf, sizeof(shortf));
 	raw_send_bytes(s, shortf, 0);
 	uint8_t zero_epoch[8] = {0};
@@ -566,19 +569,24 @@ static void test_dups_and_bad_frames(void **state)
 		nng_msg *m;
 		if (nng_recvmsg(s, &m, 0) != 0)
 			break;
-		uint32_t mg, ty;
+		uint32_t mg, fl, ty;
 		uint64_t sq, ak;
 		assert_int_equal(nng_msg_trim_u32(m, &mg), 0);
-		assert_int_equal(nng_msg_trim_u32(m, &ty), 0);
-		assert_int_equal(nng_msg_trim_u64(m, &sq), 0);
-		assert_int_equal(nng_msg_trim_u64(m, &ak), 0);
 		assert_int_equal(mg, MAGIC);
-		if (ty == F_HELLO) {
-			saw_hello = 1;
-			assert_int_equal(nng_msg_len(m), 8);
+		while (nng_msg_len(m) > 0) {
+			assert_int_equal(nng_msg_trim_u32(m, &fl), 0);
+			assert_true(fl >= 20 && fl <= nng_msg_len(m));
+			assert_int_equal(nng_msg_trim_u32(m, &ty), 0);
+			assert_int_equal(nng_msg_trim_u64(m, &sq), 0);
+			assert_int_equal(nng_msg_trim_u64(m, &ak), 0);
+			if (ty == F_HELLO) {
+				saw_hello = 1;
+				assert_int_equal(fl, 28);
+			}
+			if (ak > last_ack)
+				last_ack = ak;
+			assert_int_equal(nng_msg_trim(m, fl - 20), 0);
 		}
-		if (ak > last_ack)
-			last_ack = ak;
 		nng_msg_free(m);
 	}
 	assert_true(saw_hello);

@@ -15,12 +15,21 @@
 #include "xe.h"
 #include "xlimits.h"
 
-#define LINK_MAGIC	0x584C4B31u	/* "XLK1" */
-#define LINK_HDR_LEN	24u
+#define LINK_MAGIC	0x584C4B32u	/* "XLK2": batched frames (XLK1 was one frame per message) */
+#define LINK_MAGIC_LEN	4u
+#define LINK_REC_LEN	4u		/* u32 length in front of each frame */
+#define LINK_FHDR_LEN	20u		/* frame header: type, seq, ack */
 #define LINK_BUFS	256		/* NNG RECVBUF/SENDBUF, in messages */
 #define LINK_ENV_MAX	(XE_HDR_LEN + 2u * XE_MAX_JID + XE_MAX_BODY)
 #define LINK_RECONN_MIN_MS 50
 #define LINK_RECONN_MAX_MS 1000
+/* A batch closes at LINK_BATCH_FRAMES frames or before LINK_BATCH_BYTES bytes; a frame that
+ * is larger on its own travels alone. Receivers accept the larger of the two. */
+#define LINK_BATCH_FRAMES 64u
+#define LINK_BATCH_BYTES (64u << 10)
+#define LINK_FRAME_MAX	(LINK_REC_LEN + LINK_FHDR_LEN + LINK_ENV_MAX)
+#define LINK_MSG_MAX	(LINK_MAGIC_LEN + (LINK_FRAME_MAX > LINK_BATCH_BYTES ? \
+					   LINK_FRAME_MAX : LINK_BATCH_BYTES))
 
 enum link_frame_type { LINK_F_DATA = 1, LINK_F_ACK, LINK_F_HELLO };
 
@@ -49,9 +58,11 @@ struct link {
 	uint64_t sent_max;		/* highest seq handed to NNG (acks above it are bogus) */
 	struct link_frame *head, *tail, *next_send;
 	size_t nframes, nbytes;
+	size_t pend_frames, pend_bytes;	/* queued by link_send since the last flush */
 	/* receiving, reset for each new peer epoch */
 	uint64_t delivered, done, ack_sent;
-	ev_prepare ackw;		/* sends a pending ACK once the loop has drained its events */
+	ev_prepare ackw;		/* sends pending DATA and ACK, batched, once the loop has
+					 * drained its events (before it blocks) */
 	ev_timer reaper;		/* frees a link closed from inside its own callback */
 	int depth, closing;
 	struct link_stats st;
@@ -80,18 +91,79 @@ uint64_t link_epoch(void)
 	return link_process_epoch;
 }
 
+static uint8_t *link_put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(v >> (24 - 8 * i));
+	return p;
+}
+
+static uint8_t *link_put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(v >> (56 - 8 * i));
+	return p;
+}
+
+/* Writes one length-prefixed frame at p (LINK_REC_LEN + LINK_FHDR_LEN + len bytes). */
+static uint8_t *link_put_frame(uint8_t *p, uint32_t type, uint64_t seq, uint64_t ack,
+			       const void *payload, size_t len)
+{
+	p = link_put_u32(p, (uint32_t)(LINK_FHDR_LEN + len));
+	p = link_put_u32(p, type);
+	p = link_put_u64(p, seq);
+	p = link_put_u64(p, ack);
+	if (len)
+		memcpy(p, payload, len);
+	return p + len;
+}
+
+/* An NNG message of exactly len bytes that starts with the magic; *at points past it. */
+static nng_msg *link_msg_alloc(size_t len, uint8_t **at)
+{
+	nng_msg *m;
+	if (nng_msg_alloc(&m, len) != 0)
+		return NULL;
+	*at = link_put_u32(nng_msg_body(m), LINK_MAGIC);
+	return m;
+}
+
+/* A batch of one control frame. */
 static nng_msg *link_frame_msg(uint32_t type, uint64_t seq, uint64_t ack, const void *payload,
 			       size_t len)
 {
-	nng_msg *m;
-	if (nng_msg_alloc(&m, 0) != 0)
-		return NULL;
-	if (nng_msg_append_u32(m, LINK_MAGIC) != 0 || nng_msg_append_u32(m, type) != 0 ||
-	    nng_msg_append_u64(m, seq) != 0 || nng_msg_append_u64(m, ack) != 0 ||
-	    (len && nng_msg_append(m, payload, len) != 0)) {
-		nng_msg_free(m);
-		return NULL;
+	uint8_t *p;
+	nng_msg *m = link_msg_alloc(LINK_MAGIC_LEN + LINK_REC_LEN + LINK_FHDR_LEN + len, &p);
+	if (m)
+		link_put_frame(p, type, seq, ack, payload, len);
+	return m;
+}
+
+/* One NNG message carrying the unsent DATA frames from l->next_send on, up to the batch
+ * limits; *last is the last frame it holds, *count how many. Every frame carries l->done. */
+static nng_msg *link_batch_msg(struct link *l, struct link_frame **last, size_t *count)
+{
+	size_t total = LINK_MAGIC_LEN, n = 0;
+	struct link_frame *f = l->next_send, *end = NULL;
+	for (; f && n < LINK_BATCH_FRAMES; f = f->next) {
+		size_t fl = LINK_REC_LEN + LINK_FHDR_LEN + f->len;
+		if (n > 0 && total + fl > LINK_BATCH_BYTES)
+			break;
+		total += fl;
+		n++;
+		end = f;
 	}
+	uint8_t *p;
+	nng_msg *m = link_msg_alloc(total, &p);
+	if (!m)
+		return NULL;
+	for (f = l->next_send;; f = f->next) {
+		p = link_put_frame(p, LINK_F_DATA, f->seq, l->done, f->env, f->len);
+		if (f == end)
+			break;
+	}
+	*last = end;
+	*count = n;
 	return m;
 }
 
@@ -126,10 +198,11 @@ static int link_send_hello(struct link *l)
 	return rc;
 }
 
-/* Sends what is due, in order: our HELLO, then unsent DATA (once the peer said HELLO),
- * then a bare ACK if nothing carried the latest ack. Stops at the first full socket. */
+/* Sends what is due, in order: our HELLO, then unsent DATA in batches (once the peer said
+ * HELLO), then a bare ACK if nothing carried the latest ack. Stops at the first full socket. */
 static void link_flush(struct link *l)
 {
+	l->pend_frames = l->pend_bytes = 0;
 	if (l->closing)
 		return;
 	if (l->hello_pending && link_send_hello(l) != 0)
@@ -137,14 +210,15 @@ static void link_flush(struct link *l)
 	if (!l->ready_pipe)
 		return;
 	while (l->next_send) {
-		struct link_frame *f = l->next_send;
-		if (link_xmit(l, link_frame_msg(LINK_F_DATA, f->seq, l->done, f->env, f->len)) != 0)
+		struct link_frame *last = NULL;
+		size_t n = 0;
+		if (link_xmit(l, link_batch_msg(l, &last, &n)) != 0)
 			return;
 		l->ack_sent = l->done;
-		if (f->seq > l->sent_max)
-			l->sent_max = f->seq;
-		l->st.frames_sent++;
-		l->next_send = f->next;
+		if (last->seq > l->sent_max)
+			l->sent_max = last->seq;
+		l->st.frames_sent += n;
+		l->next_send = last->next;
 	}
 	if (l->done > l->ack_sent &&
 	    link_xmit(l, link_frame_msg(LINK_F_ACK, 0, l->done, NULL, 0)) == 0) {
@@ -156,6 +230,23 @@ static void link_flush(struct link *l)
 static void link_ack_due(struct link *l)
 {
 	if (l->done > l->ack_sent && !ev_is_active(&l->ackw))
+		ev_prepare_start(l->loop, &l->ackw);
+}
+
+/* A frame of len bytes is about to be queued: when it would not fit in the batch that is
+ * waiting, that batch goes out now (while the socket is full, the writable callback sends).
+ * The rest goes out when the loop is about to block. */
+static void link_data_due(struct link *l, size_t len)
+{
+	size_t fl = LINK_REC_LEN + LINK_FHDR_LEN + len;
+	if (ev_is_active(&l->nev.wio))
+		return;
+	if (l->pend_frames > 0 && (l->pend_frames >= LINK_BATCH_FRAMES ||
+				   LINK_MAGIC_LEN + l->pend_bytes + fl > LINK_BATCH_BYTES))
+		link_flush(l);
+	l->pend_frames++;
+	l->pend_bytes += fl;
+	if (!ev_is_active(&l->ackw))
 		ev_prepare_start(l->loop, &l->ackw);
 }
 
@@ -347,17 +438,15 @@ static void link_on_data(struct link *l, uint64_t seq, uint64_t ack, struct rbuf
 	}
 }
 
-/* nev recv: one frame from the peer. */
-static void link_nev_recv(void *arg, nng_msg *m)
+/* One frame (type, seq, ack, payload) of a batch, exactly len bytes at p. */
+static void link_on_frame(struct link *l, uint32_t pipe, const uint8_t *p, size_t len)
 {
-	struct link *l = arg;
 	struct rbuf r;
-	uint32_t magic, type;
+	uint32_t type;
 	uint64_t seq, ack;
-	uint32_t pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(m));
-	rbuf_init(&r, nng_msg_body(m), nng_msg_len(m));
-	if (rbuf_get_u32(&r, &magic) < 0 || rbuf_get_u32(&r, &type) < 0 ||
-	    rbuf_get_u64(&r, &seq) < 0 || rbuf_get_u64(&r, &ack) < 0 || magic != LINK_MAGIC) {
+	rbuf_init(&r, p, len);
+	if (rbuf_get_u32(&r, &type) < 0 || rbuf_get_u64(&r, &seq) < 0 ||
+	    rbuf_get_u64(&r, &ack) < 0) {
 		l->st.frames_bad++;
 	} else if (type == LINK_F_HELLO) {
 		link_on_hello(l, pipe, ack, &r);
@@ -372,6 +461,45 @@ static void link_nev_recv(void *arg, nng_msg *m)
 	} else {
 		link_take_ack(l, ack);
 	}
+}
+
+/* The whole batch is well formed: the magic, then frames whose lengths are each at least a
+ * frame header and end exactly at the end of the message. */
+static int link_batch_ok(const uint8_t *p, size_t len)
+{
+	struct rbuf r;
+	uint32_t magic, flen;
+	const uint8_t *skip;
+	rbuf_init(&r, p, len);
+	if (rbuf_get_u32(&r, &magic) < 0 || magic != LINK_MAGIC || rbuf_left(&r) == 0)
+		return 0;
+	while (rbuf_left(&r) > 0)
+		if (rbuf_get_u32(&r, &flen) < 0 || flen < LINK_FHDR_LEN ||
+		    rbuf_get_bytes(&r, flen, &skip) < 0)
+			return 0;
+	return 1;
+}
+
+/* nev recv: one batch from the peer, checked as a whole before any frame in it counts,
+ * then handled frame by frame, in order, exactly as if each had come alone. */
+static void link_nev_recv(void *arg, nng_msg *m)
+{
+	struct link *l = arg;
+	const uint8_t *body = nng_msg_body(m);
+	size_t len = nng_msg_len(m);
+	uint32_t pipe = (uint32_t)nng_pipe_id(nng_msg_get_pipe(m));
+	if (!link_batch_ok(body, len)) {
+		l->st.frames_bad++;
+		nng_msg_free(m);
+		return;
+	}
+	struct rbuf r;
+	uint32_t magic, flen;
+	const uint8_t *f;
+	rbuf_init(&r, body, len);
+	(void)rbuf_get_u32(&r, &magic);
+	while (!l->closing && rbuf_get_u32(&r, &flen) == 0 && rbuf_get_bytes(&r, flen, &f) == 0)
+		link_on_frame(l, pipe, f, flen);
 	nng_msg_free(m);
 }
 
@@ -424,7 +552,7 @@ static struct link *link_open(struct ev_loop *loop, const struct link_opts *o,
 	if (!l->o.max_unacked_bytes)
 		l->o.max_unacked_bytes = LINK_MAX_UNACKED;
 	if (!l->o.recv_max)
-		l->o.recv_max = LINK_HDR_LEN + LINK_ENV_MAX;
+		l->o.recv_max = LINK_MSG_MAX;
 	l->ops = ops;
 	l->arg = arg;
 	l->next_seq = 1;
@@ -513,11 +641,10 @@ int link_send(struct link *l, const uint8_t *env, size_t len, uint64_t *seq)
 		return -1;
 	f->len = len;
 	memcpy(f->env, env, len);
+	link_data_due(l, len);
 	link_append(l, f);
 	if (seq)
 		*seq = f->seq;
-	if (!ev_is_active(&l->nev.wio))
-		link_flush(l);
 	return 0;
 }
 
@@ -539,6 +666,8 @@ void link_close(struct link *l)
 {
 	if (!l || l->closing)
 		return;
+	if (ev_is_active(&l->ackw))
+		link_flush(l);	/* the batch waiting for the loop goes out, as if sent at once */
 	l->closing = 1;
 	ev_prepare_stop(l->loop, &l->ackw);
 	if (l->depth > 0 || l->nev.in_dispatch) {

@@ -1,8 +1,15 @@
 /* Stanza links: NNG pair1 between one c2s/http instance and the router, with per-link
  * sequence numbers, cumulative acknowledgements and replay of what the peer has not
- * acknowledged. Each NNG message is a 24-byte link header followed by one envelope:
- *   0 u32 magic "XLK1" | 4 u32 frame type | 8 u64 seq (0 for control frames) | 16 u64 ack
+ * acknowledged. Each NNG message is a batch of one or more frames (big-endian):
+ *   batch: u32 magic "XLK2" | frame | frame | ...      (frames end exactly at the message end)
+ *   frame: u32 len (>= 20, bytes after this field) | u32 type | u64 seq (0 for control
+ *          frames) | u64 ack | payload (len - 20 bytes)
  * Frame types: DATA (an envelope), ACK (no payload), HELLO (payload u64 epoch).
+ * The magic was "XLK1" when each message held one frame without a length, so a peer of the
+ * other version only sees bad frames. A batch whose lengths do not add up is dropped whole
+ * (one frames_bad); otherwise every frame in it counts and acts exactly as if it came alone.
+ * DATA frames queued by link_send go out together when the loop is about to block (an
+ * ev_prepare), or at once when 64 frames or 64 KiB are waiting; each carries the latest ack.
  * Every side sends HELLO with its random epoch when a pipe comes up; a HELLO with an epoch
  * other than the last one seen means the peer is a new process.
  * Single-threaded: every callback runs on the libev loop, never on an NNG thread. */
@@ -35,7 +42,7 @@ struct link_opts {
 				 * before the first peer ever connected are kept in both modes) */
 	int auto_ack;		/* 1: a received frame counts as done once recv returns */
 	size_t max_unacked_bytes;	/* 0 = LINK_MAX_UNACKED */
-	size_t recv_max;	/* NNG_OPT_RECVMAXSZ; 0 = envelope limits */
+	size_t recv_max;	/* NNG_OPT_RECVMAXSZ; 0 = envelope and batch limits */
 };
 
 /* url like "ipc:///path/c2s.0.sock"; -1 with errno on failure. */
@@ -55,14 +62,16 @@ void link_done_upto(struct link *l, uint64_t seq);
 size_t link_unacked(const struct link *l);
 uint64_t link_peer_epoch(const struct link *l);
 /* Closes the socket and frees l; no callback runs afterwards. May be called from inside
- * one of l's own callbacks (the memory is then freed once the callback has returned). */
+ * one of l's own callbacks (the memory is then freed once the callback has returned).
+ * DATA still waiting in a batch for the loop is handed to NNG first. */
 void link_close(struct link *l);
 
 /* Counters for stats and tests. Malformed frames are dropped and counted, never trusted. */
 struct link_stats {
 	uint64_t frames_sent;	/* DATA frames handed to NNG, replays included */
 	uint64_t frames_recv;	/* DATA frames delivered to ops->recv */
-	uint64_t frames_bad;	/* short, bad magic, unknown type, bad payload, impossible ack */
+	uint64_t frames_bad;	/* malformed batch (once), bad magic, unknown type, bad payload,
+				 * impossible ack */
 	uint64_t frames_dup;	/* DATA with seq <= last delivered: dropped */
 	uint64_t frames_stale;	/* DATA/ACK before any HELLO from the peer: dropped */
 	uint64_t replayed;	/* unacknowledged frames renumbered and resent to a new peer */
