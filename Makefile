@@ -119,7 +119,7 @@ check: deps
 	$(MAKE) all tests
 	$(MAKE) web
 	@sh tools/services.sh start
-	@trap 'sh tools/services.sh stop' EXIT; set -e; \
+	@trap 'sh tools/services.sh stop >/dev/null' EXIT; set -e; \
 	  $(MAKE) unit; $(MAKE) asan; $(MAKE) integration
 
 CONFIG ?= etc/xmppd.conf
