@@ -11,42 +11,7 @@
 
 #include "c2s.h"
 #include "log.h"
-
-/* SNI: switch to the context of the named virtual host when we hold one for it. */
-static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
-{
-	(void)alert, (void)arg;
-	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	if (!name)
-		return SSL_TLSEXT_ERR_NOACK;
-	const struct c2s_vhost *vh = c2s_vhost_find(name);
-	if (!vh || !vh->tls)
-		return SSL_TLSEXT_ERR_NOACK;
-	if (SSL_get_SSL_CTX(ssl) != vh->tls)
-		SSL_set_SSL_CTX(ssl, vh->tls);
-	return SSL_TLSEXT_ERR_OK;
-}
-
-/* ALPN (XEP-0368): "xmpp-client" when the client offers it; a client that offers only other
- * protocols is refused with no_application_protocol; no ALPN at all is fine. */
-static int tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned int inlen, void *arg)
-{
-	(void)ssl, (void)arg;
-	static const unsigned char want[] = "xmpp-client";
-	for (unsigned int i = 0; i < inlen;) {
-		unsigned int n = in[i];
-		if (i + 1 + n > inlen)
-			break;
-		if (n == sizeof(want) - 1 && memcmp(in + i + 1, want, n) == 0) {
-			*out = in + i + 1;
-			*outlen = (unsigned char)n;
-			return SSL_TLSEXT_ERR_OK;
-		}
-		i += 1 + n;
-	}
-	return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
+#include "tlsctx.h"
 
 int c2s_tls_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap)
 {
@@ -76,68 +41,18 @@ int c2s_tls_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap)
 	return (int)n;
 }
 
-static int tls_load_chain(SSL_CTX *ctx, BIO *bio)
+static SSL_CTX *c2s_sni_lookup(const char *name)
 {
-	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
-		X509_free(x);
-		return -1;
-	}
-	X509_free(x);
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
-			X509_free(x);
-			return -1;
-		}
-	}
-	ERR_clear_error();	/* the end of the chain reads as "no start line" */
-	return 0;
+	const struct c2s_vhost *vh = c2s_vhost_find(name);
+	return vh ? vh->tls : NULL;
 }
 
-static int tls_load_key(SSL_CTX *ctx, const uint8_t *pem, size_t len)
-{
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	if (!bio)
-		return -1;
-	EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (!k)
-		return -1;
-	int ok = SSL_CTX_use_PrivateKey(ctx, k) == 1;
-	EVP_PKEY_free(k);
-	return ok && SSL_CTX_check_private_key(ctx) == 1 ? 0 : -1;
-}
+/* ALPN (XEP-0368): "xmpp-client"; a client offering only other protocols is refused. */
+static const struct tls_server_opts c2s_tls_opts = {.alpn = "xmpp-client", .sni_lookup = c2s_sni_lookup};
 
 SSL_CTX *c2s_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len)
 {
-	if (!cert || cert_len == 0 || cert_len > INT32_MAX || key_len > INT32_MAX)
-		return NULL;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				     SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);	/* stateless tickets only: no per-session memory here */
-	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni_cb);
-	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
-	BIO *bio = BIO_new_mem_buf(cert, (int)cert_len);
-	int bad = !bio || tls_load_chain(ctx, bio) < 0;
-	BIO_free(bio);
-	/* the key may ride in the certificate file when no separate key was configured */
-	if (!bad)
-		bad = key && key_len ? tls_load_key(ctx, key, key_len) < 0
-				     : tls_load_key(ctx, cert, cert_len) < 0;
-	if (bad) {
-		unsigned long e = ERR_get_error();
-		log_err("tls context", "error=\"%s\"", ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
-		ERR_clear_error();
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
+	return tls_server_ctx_new(cert, cert_len, key, key_len, &c2s_tls_opts);
 }
 
 void c2s_tls_ctx_free(SSL_CTX *ctx) { SSL_CTX_free(ctx); }

@@ -9,94 +9,22 @@
 
 #include "http.h"
 #include "log.h"
+#include "tlsctx.h"
 
-static int tls_sni_cb(SSL *ssl, int *alert, void *arg)
+static SSL_CTX *http_sni_lookup(const char *name)
 {
-	(void)alert, (void)arg;
-	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-	if (!name)
-		return SSL_TLSEXT_ERR_NOACK;
-	for (size_t i = 0; i < env->conf.nvhosts; i++) {
-		if (strcasecmp(env->conf.vhosts[i].name, name) != 0 || !env->conf.vhosts[i].tls)
-			continue;
-		if (SSL_get_SSL_CTX(ssl) != env->conf.vhosts[i].tls)
-			SSL_set_SSL_CTX(ssl, env->conf.vhosts[i].tls);
-		return SSL_TLSEXT_ERR_OK;
-	}
-	return SSL_TLSEXT_ERR_NOACK;	/* the first host's certificate; the Host header decides later */
+	for (size_t i = 0; i < env->conf.nvhosts; i++)
+		if (strcasecmp(env->conf.vhosts[i].name, name) == 0)
+			return env->conf.vhosts[i].tls;
+	return NULL;	/* the first host's certificate; the Host header decides later */
 }
 
 /* ALPN: http/1.1 is all we speak; clients offering only h2 get a fatal alert. */
-static int tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned int inlen, void *arg)
-{
-	(void)ssl, (void)arg;
-	static const unsigned char want[] = "http/1.1";
-	for (unsigned int i = 0; i < inlen;) {
-		unsigned int n = in[i];
-		if (i + 1 + n > inlen)
-			break;
-		if (n == sizeof(want) - 1 && memcmp(in + i + 1, want, n) == 0) {
-			*out = in + i + 1;
-			*outlen = (unsigned char)n;
-			return SSL_TLSEXT_ERR_OK;
-		}
-		i += 1 + n;
-	}
-	return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
-
-static int tls_load(SSL_CTX *ctx, const uint8_t *cert, size_t cert_len, const uint8_t *key,
-		    size_t key_len)
-{
-	BIO *bio = BIO_new_mem_buf(cert, (int)cert_len);
-	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	int ok = x && SSL_CTX_use_certificate(ctx, x) == 1;
-	X509_free(x);
-	while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
-			X509_free(x);
-			ok = 0;
-		}
-	}
-	BIO_free(bio);
-	ERR_clear_error();	/* the end of the chain reads as "no start line" */
-	if (!ok)
-		return -1;
-	/* the key may ride in the certificate file when no separate key was configured */
-	const uint8_t *kp = key && key_len ? key : cert;
-	size_t kl = key && key_len ? key_len : cert_len;
-	bio = BIO_new_mem_buf(kp, (int)kl);
-	EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	ok = k && SSL_CTX_use_PrivateKey(ctx, k) == 1 && SSL_CTX_check_private_key(ctx) == 1;
-	EVP_PKEY_free(k);
-	return ok ? 0 : -1;
-}
+static const struct tls_server_opts http_tls_opts = {.alpn = "http/1.1", .sni_lookup = http_sni_lookup};
 
 SSL_CTX *http_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len)
 {
-	if (!cert || cert_len == 0 || cert_len > INT32_MAX || key_len > INT32_MAX)
-		return NULL;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-				     SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);	/* stateless tickets only */
-	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni_cb);
-	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
-	if (tls_load(ctx, cert, cert_len, key, key_len) < 0) {
-		unsigned long e = ERR_get_error();
-		log_err("tls context", "error=\"%s\"", ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "?");
-		ERR_clear_error();
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
+	return tls_server_ctx_new(cert, cert_len, key, key_len, &http_tls_opts);
 }
 
 int http_tls_begin(struct http_conn *c)

@@ -1,0 +1,22 @@
+/* Server TLS contexts shared by the stream workers (c2s, http): one SSL_CTX per virtual host,
+ * built from PEM bytes in memory before the sandbox, since workers open no files afterwards. */
+#ifndef XMPPD_TLSCTX_H
+#define XMPPD_TLSCTX_H
+#include <openssl/ssl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tls_server_opts {
+	const char *alpn;	/* the one protocol spoken ("xmpp-client", "http/1.1"); a client
+				 * offering only others is refused, one offering none is served */
+	/* SNI: the context of the named virtual host, or NULL to keep the default one */
+	SSL_CTX *(*sni_lookup)(const char *name);
+};
+
+/* TLS 1.2+, no compression or renegotiation, idle buffers released, no server-side session
+ * cache (stateless tickets only). The key may ride in the certificate PEM when key is NULL.
+ * NULL (logged) when the PEM does not load or the key does not match. opts must outlive ctx. */
+SSL_CTX *tls_server_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len,
+			    const struct tls_server_opts *opts);
+
+#endif
