@@ -70,7 +70,7 @@ server {{ scram-iterations 4096 }}
 vhost "{DOMAIN}" {{
     cert "../var/certs/{DOMAIN}.pem"
     key  "../var/certs/{DOMAIN}.key"
-    modules roster presence message disco ping
+    modules roster presence disco ping
 }}
 {self.extra}
 """

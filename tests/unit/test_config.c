@@ -490,7 +490,7 @@ static void test_shipped(void **state)
 		{"listen.c2s=:: 5222", "nlistens=3", "workers_c2s=1", "workers_storage=1", "stanza_size=262144"},
 		{"unauth_timeout=60", "conn_per_ip=50", "storage_default=file", "nvhosts=1", "ncomponents=0"},
 		{"vhost.localhost.cert=%/var/certs/localhost.pem", "vhost.localhost.key=%/var/certs/localhost.key",
-		 "vhost.localhost.modules=roster,presence,message,disco,ping", "vhost.localhost.registration=0"},
+		 "vhost.localhost.modules=roster,presence,offline,disco,ping,version,time,last,vcard,private,blocking,carbons,register", "vhost.localhost.registration=0"},
 	};
 	char path[1100];
 	snprintf(path, sizeof(path), "%s/etc/xmppd.conf", repodir);
