@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "components.h"
+#include "host.h"
 #include "rtr.h"
 #include "sto.h"
 #include "tlv.h"
@@ -31,6 +32,7 @@ struct auth_call {
 	struct rtr_inflight *inf;
 	uint64_t sid;
 	uint32_t reqid;
+	int create;	/* an account creation, sent to storage as STORE_REQ */
 };
 
 static void inflight_advance(struct rtr_link *l)
@@ -191,7 +193,8 @@ static void auth_done(void *arg, int status, const uint8_t *reply, size_t len)
 	struct xe_msg m;
 
 	if (c->gen == c->origin->gen) {
-		if (status == 0 && xe_decode(reply, len, &m) == XE_OK && m.kind == XE_AUTH_REP)
+		if (status == 0 && xe_decode(reply, len, &m) == XE_OK &&
+		    m.kind == (c->create ? XE_STORE_REP : XE_AUTH_REP))
 			auth_reply_send(c, XE_AUTH_REP, m.body, m.body_len);
 		else {
 			log_warn("authentication step failed in storage", "status=%d", status);
@@ -202,34 +205,66 @@ static void auth_done(void *arg, int status, const uint8_t *reply, size_t len)
 	free(c);
 }
 
-/* Only the SCRAM steps may come from a stream worker; account changes never do. */
-static int auth_permitted(const struct xe_msg *m)
+/* From a stream worker: the SCRAM steps (1), and an account creation (2) from a c2s link for a
+ * host whose registration is open (XEP-0077 before authentication); no other account change. */
+static int auth_permitted(const struct rtr_link *l, const struct xe_msg *m)
 {
 	struct tlv t;
 	uint32_t op;
 	if (tlv_find(m->body, m->body_len, STO_T_OP, &t) != 1 || tlv_u32(&t, &op) < 0)
 		return 0;
-	return op == STO_OP_SCRAM_PARAMS || op == STO_OP_SCRAM_VERIFY;
+	if (op == STO_OP_SCRAM_PARAMS || op == STO_OP_SCRAM_VERIFY)
+		return 1;
+	if (op != STO_OP_ACCOUNT_CREATE || strncmp(l->name, "c2s.", 4) != 0 ||
+	    tlv_find(m->body, m->body_len, STO_T_HOST, &t) != 1)
+		return 0;
+	const struct mod_host *h = rtr_host_find((const char *)t.val, t.len);
+	const char *reg = h ? rtr_mod_api.option(h, "registration") : NULL;
+	return reg && strcmp(reg, "open") == 0 ? 2 : 0;
 }
 
-static void auth_forward(struct rtr_link *l, const struct xe_msg *m, const uint8_t *raw, size_t len)
+static void auth_forward(struct rtr_link *l, const struct xe_msg *m, const uint8_t *raw, size_t len, int create)
 {
 	struct auth_call *c = calloc(1, sizeof(*c));
+	struct buf re;
+	buf_init(&re);
 	if (!c)
 		return;
-	*c = (struct auth_call){.origin = l, .gen = l->gen, .inf = env->current, .sid = m->sid, .reqid = m->reqid};
+	*c = (struct auth_call){.origin = l, .gen = l->gen, .inf = env->current, .sid = m->sid, .reqid = m->reqid,
+				.create = create};
+	if (create) {	/* storage answers account changes only as STORE_REQ */
+		struct xe_msg s = *m;
+		s.kind = XE_STORE_REQ;
+		if (xe_encode(&re, &s) < 0) {
+			buf_wipe_free(&re);
+			auth_reply_send(c, XE_ERROR, NULL, 0);
+			free(c);
+			return;
+		}
+		raw = re.data, len = re.len;
+	}
 	env->current->pending++;
 	if (storeq_call(env->storage, raw, len, STORE_TIMEOUT_MS, auth_done, c) < 0) {
 		env->current->pending--;
 		auth_reply_send(c, XE_ERROR, NULL, 0);
 		free(c);
 	}
+	buf_wipe_free(&re);	/* it carried the password */
 }
 
 static void envelope_denied(struct rtr_link *l, const struct xe_msg *m)
 {
 	l->denied++;
 	log_warn("envelope not permitted from a stream worker", "link=%s kind=%s", l->name, xe_kind_name(m->kind));
+}
+
+/* A refused request is still answered, so the stream worker does not wait for it. */
+static void auth_denied(struct rtr_link *l, const struct xe_msg *m)
+{
+	struct auth_call c = {.origin = l, .inf = env->current, .sid = m->sid, .reqid = m->reqid};
+	envelope_denied(l, m);
+	auth_reply_send(&c, XE_ERROR, NULL, 0);
+	env->current = c.inf;
 }
 
 static void on_recv(void *arg, struct link *lk, uint64_t seq, const uint8_t *data, size_t len)
@@ -270,12 +305,14 @@ static void on_recv(void *arg, struct link *lk, uint64_t seq, const uint8_t *dat
 			if (!rtr_comp_route(l, &m))
 				rtr_route_event(l, &m);
 			break;
-		case XE_AUTH_REQ:
-			if (auth_permitted(&m))
-				auth_forward(l, &m, data, len);
+		case XE_AUTH_REQ: {
+			int ok = auth_permitted(l, &m);
+			if (ok)
+				auth_forward(l, &m, data, len, ok == 2);
 			else
-				envelope_denied(l, &m);
+				auth_denied(l, &m);
 			break;
+		}
 		default:
 			envelope_denied(l, &m);
 			break;
