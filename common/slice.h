@@ -25,6 +25,7 @@ enum slice_tag {
 	SL_C2S_ATTRS = 25,	/* u32 attributes per element (c2s), 0 = default */
 	SL_C2S_OUTBUF = 26,	/* u64 bytes queued per client before it is dropped, 0 = default */
 	SL_C2S_PING = 27,	/* u32 seconds of silence before a server ping, 0 = default */
+	SL_C2S_REGS_PER_IP = 28,	/* u32 in-band registrations per address per 10 minutes (c2s) */
 	SL_HTTP_TRUSTED_PROXY = 30,	/* str address or CIDR whose X-Forwarded-For is believed (http), repeated */
 	SL_HTTP_WEBROOT = 31,	/* str absolute directory of the static web client (http) */
 	SL_VHOST = 32,		/* str name: starts a vhost group */

@@ -57,6 +57,7 @@ struct cfg {
 	uint64_t c2s_rate;		/* bytes/s */
 	uint32_t unauth_timeout;	/* seconds */
 	uint32_t conn_per_ip;
+	uint32_t regs_per_ip;		/* c2s in-band registrations per address per 10 min */
 	uint32_t stanza_depth, stanza_attrs, ping_interval;	/* c2s; 0 = the worker's default */
 	uint64_t out_buffer;		/* c2s bytes per client; 0 = default */
 	uint32_t scram_iterations;

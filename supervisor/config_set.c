@@ -513,6 +513,7 @@ static const struct cfg_directive cfg_directives[] = {
 	{"unauth-timeout", CTX_LIMITS, 1, 1, 0, 0, cfg_set_seconds, F(unauth_timeout), 0, 1, 86400,
 	 NULL},
 	{"conn-per-ip", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(conn_per_ip), 0, 1, 1000000, NULL},
+	{"registrations-per-ip", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(regs_per_ip), 0, 1, 1000000, NULL},
 	{"stanza-depth", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(stanza_depth), 0, 4, 1024, NULL},
 	{"stanza-attrs", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(stanza_attrs), 0, 4, 1024, NULL},
 	{"out-buffer", CTX_LIMITS, 1, 1, 0, 0, cfg_set_size, F(out_buffer), 0, 4096, 1u << 30, NULL},

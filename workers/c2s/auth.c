@@ -28,6 +28,7 @@ void c2s_auth_abandon(struct c2s_conn *c)
 		c->scram = NULL;
 	}
 	c->sasl_wait_first = 0;
+	c->reg_wait = 0;
 }
 
 static void delay_done(struct ev_loop *loop, ev_timer *w, int revents)
@@ -64,7 +65,7 @@ static void auth_fail(struct c2s_conn *c, int result)
 }
 
 /* Sends a storage step as AUTH_REQ with a fresh request id owned by this connection. */
-static int auth_request(struct c2s_conn *c, const struct buf *req)
+int c2s_auth_request(struct c2s_conn *c, const struct buf *req)
 {
 	c2s_sess_req_remove(c);
 	if (++env->next_reqid == 0)
@@ -117,7 +118,7 @@ static void client_first(struct c2s_conn *c, const struct buf *msg)
 				       c->vh->name, &req);
 	if (r == C2S_SASL_OK)
 		r = cbind_setup(c);
-	if (r == C2S_SASL_OK && auth_request(c, &req) < 0)
+	if (r == C2S_SASL_OK && c2s_auth_request(c, &req) < 0)
 		r = C2S_SASL_ETEMP;
 	buf_free(&req);
 	if (r != C2S_SASL_OK)
@@ -149,7 +150,7 @@ static void plain_start(struct c2s_conn *c, const struct buf *msg)
 					   c->vh->name, &req);
 	if (r == C2S_SASL_OK && !(c->scram->plain = strdup(pass)))
 		r = C2S_SASL_ETEMP;
-	if (r == C2S_SASL_OK && auth_request(c, &req) < 0)
+	if (r == C2S_SASL_OK && c2s_auth_request(c, &req) < 0)
 		r = C2S_SASL_ETEMP;
 	explicit_bzero(pass, sizeof(pass));
 	buf_free(&first);
@@ -239,7 +240,7 @@ static void el_response(struct c2s_conn *c, const struct buf *msg)
 	struct buf req;
 	buf_init(&req);
 	int r = c2s_scram_client_final(c->scram, (const char *)msg->data, msg->len, c->vh->name, &req);
-	if (r == C2S_SASL_OK && auth_request(c, &req) < 0)
+	if (r == C2S_SASL_OK && c2s_auth_request(c, &req) < 0)
 		r = C2S_SASL_ETEMP;
 	buf_wipe_free(&req);
 	if (r != C2S_SASL_OK)
@@ -320,7 +321,7 @@ static int plain_final(struct c2s_conn *c)
 	int r = c2s_plain_client_final(c->scram, c->scram->plain, &msg);
 	if (r == C2S_SASL_OK)
 		r = c2s_scram_client_final(c->scram, (const char *)msg.data, msg.len, c->vh->name, &req);
-	if (r == C2S_SASL_OK && auth_request(c, &req) < 0)
+	if (r == C2S_SASL_OK && c2s_auth_request(c, &req) < 0)
 		r = C2S_SASL_ETEMP;
 	buf_wipe_free(&msg);
 	buf_wipe_free(&req);
@@ -330,6 +331,10 @@ static int plain_final(struct c2s_conn *c)
 void c2s_auth_reply(uint32_t reqid, int is_error, const uint8_t *body, size_t len)
 {
 	struct c2s_conn *c = c2s_sess_by_reqid(reqid);
+	if (c && c->reg_wait && !c->closing) {
+		c2s_reg_reply(c, is_error, body, len);
+		return;
+	}
 	if (!c || !c->scram || c->closing) {
 		env->cnt.stale_auth++;
 		return;

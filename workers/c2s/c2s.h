@@ -32,6 +32,7 @@ struct c2s_vhost {
 	int require_tls;
 	int anonymous;		/* SASL ANONYMOUS offered */
 	int refuse_conflict;	/* a resource in use: refuse the new bind instead of replacing */
+	int registration;	/* XEP-0077 account creation before authentication */
 };
 
 /* An external component (XEP-0114) this worker accepts on its component listener. */
@@ -68,8 +69,9 @@ struct c2s_conn {
 	int sasl_wait_first;		/* <auth/> came without an initial response */
 	unsigned hdr_sent : 1, authed : 1, bound : 1, closing : 1, restart : 1, in_read : 1,
 	    freed_later : 1, direct_tls : 1, held : 1, unauth_counted : 1, throttled : 1, ping_out : 1,
-	    active : 1, component : 1, anonymous : 1;
+	    active : 1, component : 1, anonymous : 1, reg_wait : 1;	/* reg_wait: reqid is a registration */
 	char *user;			/* localpart after SASL */
+	char *reg_id;			/* id of the registration IQ in flight */
 	char *jid;			/* full JID after bind */
 	char *presence;			/* last broadcast presence, as forwarded */
 	int32_t priority;
@@ -91,6 +93,7 @@ struct c2s_env {
 	unsigned ping_interval;
 	uint64_t rate;			/* bytes/s per stream, 0 = unlimited */
 	uint32_t conn_per_ip;		/* unauthenticated streams per address */
+	uint32_t regs_per_ip;		/* in-band registrations per address per 10 minutes */
 	struct c2s_component *components;
 	size_t ncomponents;
 	ev_timer sweep;
@@ -149,6 +152,14 @@ int c2s_stream_send_header(struct c2s_conn *c, const char *ns, const char *from,
 int c2s_auth_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
 void c2s_auth_reply(uint32_t reqid, int is_error, const uint8_t *body, size_t len);
 void c2s_auth_abandon(struct c2s_conn *c);
+/* Sends req as AUTH_REQ under a fresh request id owned by c; 0 or -1. */
+int c2s_auth_request(struct c2s_conn *c, const struct buf *req);
+
+/* register.c: XEP-0077 account creation before authentication */
+int c2s_reg_offered(const struct c2s_conn *c);	/* the stream feature may be listed */
+int c2s_reg_wanted(const struct c2s_conn *c, const struct c2s_xml_elem *e);
+int c2s_reg_iq(struct c2s_conn *c, const struct c2s_xml_elem *e);
+void c2s_reg_reply(struct c2s_conn *c, int is_error, const uint8_t *body, size_t len);
 
 /* session.c */
 void c2s_sess_add(struct c2s_conn *c);			/* by sid */

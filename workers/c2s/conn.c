@@ -60,6 +60,7 @@ static void conn_destroy(struct c2s_conn *c)
 		free(c->scram);
 	}
 	free(c->user);
+	free(c->reg_id);
 	free(c->jid);
 	free(c->presence);
 	free(c->stream_id);

@@ -117,16 +117,20 @@ static void slice_read(void)
 			break;
 		case SL_VHOST_ANONYMOUS:
 		case SL_VHOST_CONFLICT:
+		case SL_VHOST_REGISTRATION:
 			if (!cur || tlv_u32(&t, &v32) < 0)
 				fatal_config("bad virtual host setting in slice", "tag=%u", t.tag);
 			if (t.tag == SL_VHOST_ANONYMOUS)
 				cur->anonymous = v32 != 0;
+			else if (t.tag == SL_VHOST_REGISTRATION)
+				cur->registration = v32 != 0;
 			else
 				cur->refuse_conflict = v32 == 1;
 			break;
 		case SL_C2S_DEPTH:
 		case SL_C2S_ATTRS:
 		case SL_C2S_PING:
+		case SL_C2S_REGS_PER_IP:
 		case SL_CONN_PER_IP:
 			if (tlv_u32(&t, &v32) < 0)
 				fatal_config("bad limit in slice", "tag=%u", t.tag);
@@ -138,6 +142,8 @@ static void slice_read(void)
 				env->max_attrs = v32;
 			else if (t.tag == SL_C2S_PING)
 				env->ping_interval = v32;
+			else if (t.tag == SL_C2S_REGS_PER_IP)
+				env->regs_per_ip = v32;
 			else
 				env->conn_per_ip = v32;
 			break;
@@ -253,6 +259,7 @@ int main(void)
 	env->out_max = C2S_OUT_MAX;
 	env->ping_interval = C2S_PING_DEFAULT;
 	env->conn_per_ip = CONN_PER_IP_DEFAULT;
+	env->regs_per_ip = REGS_PER_IP_DEFAULT;
 	wrk_boot_read(&env->boot);
 	env->loop = ev_default_loop(EVFLAG_AUTO);
 	if (!env->loop)

@@ -246,6 +246,8 @@ int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	for (size_t i = 0; i < sizeof(stypes) / sizeof(stypes[0]); i++)
 		if (strcmp(e->name, stypes[i].name) == 0)
 			stype = stypes[i].stype;
+	if (c2s_reg_wanted(c, e))
+		return c2s_reg_iq(c, e);
 	if (!c->authed) {
 		c2s_stream_error(c, "not-authorized");
 		return C2S_XML_STOP;

@@ -106,6 +106,8 @@ static int send_features(struct c2s_conn *c)
 			      (tls && buf_put_str(&b, "<mechanism>PLAIN</mechanism>") < 0) ||
 			      (c->vh->anonymous && buf_put_str(&b, "<mechanism>ANONYMOUS</mechanism>") < 0) ||
 			      buf_put_str(&b, "</mechanisms>") < 0 ||
+			      (c2s_reg_offered(c) &&
+			       buf_put_str(&b, "<register xmlns='http://jabber.org/features/iq-register'/>") < 0) ||
 			      (tls && buf_put_str(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
 						      "<channel-binding type='tls-server-end-point'/>"
 						      "<channel-binding type='tls-exporter'/>"
