@@ -95,6 +95,7 @@ static int field_str(const struct cfg *c, const char *key, char *out, size_t cap
 		{"workers_storage", 'u', &c->workers_storage}, {"stanza_size", 'U', &c->stanza_size},
 		{"c2s_rate", 'U', &c->c2s_rate}, {"unauth_timeout", 'u', &c->unauth_timeout},
 		{"conn_per_ip", 'u', &c->conn_per_ip}, {"scram_iterations", 'u', &c->scram_iterations},
+		{"regs_per_ip", 'u', &c->regs_per_ip},
 		{"nvhosts", 'z', &c->nvhosts}, {"ncomponents", 'z', &c->ncomponents},
 		{"nlistens", 'z', &c->nlistens},
 	};
@@ -151,6 +152,7 @@ static const struct ok_case ok_cases[] = {
 	{"default limits", VH,
 	 {"workers_c2s=1", "workers_http=1", "stanza_size=262144", "c2s_rate=1048576",
 	  "unauth_timeout=60", "conn_per_ip=50"}},
+	{"default registrations-per-ip", VH, {"regs_per_ip=5"}},
 	{"default scram and vhost", VH,
 	 {"scram_iterations=4096", "workers_storage=1", "vhost.localhost.require_tls=1",
 	  "vhost.localhost.registration=0", "vhost.localhost.cert=(null)", "admins="}},
@@ -178,6 +180,7 @@ static const struct ok_case ok_cases[] = {
 	{"duration h", "limits { unauth-timeout 1h }\n" VH, {"unauth_timeout=3600"}},
 	{"duration ms", "limits { unauth-timeout 2000ms }\n" VH, {"unauth_timeout=2"}},
 	{"conn-per-ip", "limits { conn-per-ip 7 }\n" VH, {"conn_per_ip=7"}},
+	{"registrations-per-ip", "limits { registrations-per-ip 2 }\n" VH, {"regs_per_ip=2"}},
 	{"listen kinds",
 	 "listen c2s \"[::]:5222\"\nlisten c2s-tls \"[::1]:5223\"\nlisten http 127.0.0.1:5280\n"
 	 "listen https \"0.0.0.0:5281\"\nlisten component \"127.0.0.1:5347\"\n" VH,

@@ -183,8 +183,8 @@ static void reg_set(struct c2s_conn *c, const struct c2s_xml_elem *e)
 		reg_error(c, e->id, "auth", "not-authorized");	/* §3.2: cancel needs an account */
 	else if (!c->vh->registration)
 		reg_error(c, e->id, "cancel", "not-allowed");
-	else if (c->reqid)
-		reg_error(c, e->id, "wait", "unexpected-request");	/* one request at a time */
+	else if (c->reqid || c->scram)
+		reg_error(c, e->id, "wait", "unexpected-request");	/* not during SASL, one at a time */
 	else if (!f->have_user || !f->have_pass || !f->user[0] || !f->pass[0] || f->too_long ||
 		 stringprep_xmpp_nodeprep(f->user, sizeof(f->user)) != STRINGPREP_OK || !f->user[0])
 		reg_error(c, e->id, "modify", "not-acceptable");
