@@ -42,16 +42,23 @@ static void mod_disco_identity(void *arg, const char *cat, const char *type, con
 	mod_disco_add(arg, "identity", attrs);
 }
 
-static struct xnode *mod_disco_query(struct mod_event *ev, const char *ns, int *has_node)
+/* Starts the answer to a disco query in f. -1 when the query named a node (we serve none):
+ * item-not-found has then been sent and the handler is done. */
+static int mod_disco_begin(struct mod_event *ev, const char *ns, struct mod_disco_fill *f)
 {
 	const struct xnode *in = ev->api->x_child(ev->stanza, "query");
-	struct xnode *q = ev->api->x_new("query");
-	*has_node = in && ev->api->x_attr(in, "node");
-	if (q && ev->api->x_set_attr(q, "xmlns", ns) < 0) {
-		ev->api->x_free(q);
-		return NULL;
+	*f = (struct mod_disco_fill){.api = ev->api};
+	if (in && ev->api->x_attr(in, "node")) {
+		ev->api->error(ev, "cancel", "item-not-found");
+		return -1;
 	}
-	return q;
+	f->q = ev->api->x_new("query");
+	if (f->q && ev->api->x_set_attr(f->q, "xmlns", ns) < 0) {
+		ev->api->x_free(f->q);
+		f->q = NULL;
+	}
+	f->failed = !f->q;
+	return 0;
 }
 
 static int mod_disco_finish(struct mod_event *ev, struct mod_disco_fill *f)
@@ -67,15 +74,10 @@ static int mod_disco_finish(struct mod_event *ev, struct mod_disco_fill *f)
 
 static int mod_disco_host_info(struct mod_event *ev, void *ctx)
 {
-	int has_node;
 	(void)ctx;
-	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_INFO, &has_node)};
-	if (has_node) {
-		f.api->x_free(f.q);
-		f.api->error(ev, "cancel", "item-not-found");
+	struct mod_disco_fill f;
+	if (mod_disco_begin(ev, NS_INFO, &f) < 0)
 		return MOD_HANDLED;
-	}
-	f.failed = !f.q;
 	if (f.q) {
 		mod_disco_identity(&f, "server", "im", "xmppd");
 		f.api->each_identity(ev->host, mod_disco_identity, &f);
@@ -95,15 +97,10 @@ static void mod_disco_item(void *arg, const char *domain)
 /* The server's items are its components (MUC, upload, bridges) under its domain. */
 static int mod_disco_host_items(struct mod_event *ev, void *ctx)
 {
-	int has_node;
 	(void)ctx;
-	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_ITEMS, &has_node)};
-	if (has_node) {
-		f.api->x_free(f.q);
-		f.api->error(ev, "cancel", "item-not-found");
+	struct mod_disco_fill f;
+	if (mod_disco_begin(ev, NS_ITEMS, &f) < 0)
 		return MOD_HANDLED;
-	}
-	f.failed = !f.q;
 	if (f.q)
 		f.api->each_component(ev->host, mod_disco_item, &f);
 	return mod_disco_finish(ev, &f);
@@ -112,19 +109,14 @@ static int mod_disco_host_items(struct mod_event *ev, void *ctx)
 /* An account: its owner asks (self), or anyone asks while the account has a resource online. */
 static int mod_disco_account_info(struct mod_event *ev, void *ctx)
 {
-	int has_node;
 	(void)ctx;
 	const char *to = ev->to;
 	int self = strcmp(ev->name, "iq-get/self/" NS_INFO ":query") == 0;
 	if (!self && !ev->api->user_online(ev->host, to))
 		return MOD_PASS;
-	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_INFO, &has_node)};
-	if (has_node) {
-		f.api->x_free(f.q);
-		f.api->error(ev, "cancel", "item-not-found");
+	struct mod_disco_fill f;
+	if (mod_disco_begin(ev, NS_INFO, &f) < 0)
 		return MOD_HANDLED;
-	}
-	f.failed = !f.q;
 	if (f.q) {
 		mod_disco_identity(&f, "account", "registered", NULL);
 		mod_disco_feature(&f, NS_INFO);
@@ -141,18 +133,13 @@ static void mod_disco_resource(void *arg, struct mod_session *s, const char *ful
 /* An account's items: its owner sees its own resources; others see none while it is online. */
 static int mod_disco_account_items(struct mod_event *ev, void *ctx)
 {
-	int has_node;
 	(void)ctx;
 	int self = strcmp(ev->name, "iq-get/self/" NS_ITEMS ":query") == 0;
 	if (!self && !ev->api->user_online(ev->host, ev->to))
 		return MOD_PASS;
-	struct mod_disco_fill f = {.api = ev->api, .q = mod_disco_query(ev, NS_ITEMS, &has_node)};
-	if (has_node) {
-		f.api->x_free(f.q);
-		f.api->error(ev, "cancel", "item-not-found");
+	struct mod_disco_fill f;
+	if (mod_disco_begin(ev, NS_ITEMS, &f) < 0)
 		return MOD_HANDLED;
-	}
-	f.failed = !f.q;
 	if (f.q && self)
 		f.api->each_session(ev->host, ev->to, mod_disco_resource, &f);
 	return mod_disco_finish(ev, &f);
