@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
+#include "loop_wait.h"
 #include "buf.h"
 #include "link.h"
 #include "xe.h"
@@ -111,60 +112,10 @@ static void on_acked(void *arg, struct link *l, uint64_t upto)
 static const struct link_ops side_ops = {on_recv, on_event, on_acked};
 
 /* Runs the loop until pred holds; fails the test after WAIT_S seconds. */
-typedef int (*pred_fn)(void *ctx);
-struct waiter {
-	pred_fn pred;
-	void *ctx;
-	int timed_out;
-};
-
-static void tick_cb(struct ev_loop *lp, ev_timer *w, int revents)
-{
-	(void)revents;
-	struct waiter *wt = w->data;
-	if (wt->pred(wt->ctx))
-		ev_break(lp, EVBREAK_ONE);
-}
-
-static void deadline_cb(struct ev_loop *lp, ev_timer *w, int revents)
-{
-	(void)revents;
-	struct waiter *wt = w->data;
-	wt->timed_out = 1;
-	ev_break(lp, EVBREAK_ONE);
-}
-
-static void wait_for(pred_fn pred, void *ctx, const char *what)
-{
-	struct waiter wt = {pred, ctx, 0};
-	ev_timer tick, deadline;
-	if (pred(ctx))
-		return;
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	tick.data = &wt;
-	ev_timer_init(&deadline, deadline_cb, WAIT_S, 0.);
-	deadline.data = &wt;
-	ev_timer_start(loop, &tick);
-	ev_timer_start(loop, &deadline);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &tick);
-	ev_timer_stop(loop, &deadline);
-	if (wt.timed_out && !pred(ctx))
-		fail_msg("timed out after %.0fs waiting for: %s", WAIT_S, what);
-}
+static void wait_for(pred_fn pred, void *ctx, const char *what) { loop_wait(loop, pred, ctx, WAIT_S, what); }
 
 /* Lets the loop run for a while (to show that nothing more happens). */
-static int never(void *ctx) { (void)ctx; return 0; }
-static void settle(double secs)
-{
-	struct waiter wt = {never, NULL, 0};
-	ev_timer deadline;
-	ev_timer_init(&deadline, deadline_cb, secs, 0.);
-	deadline.data = &wt;
-	ev_timer_start(loop, &deadline);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &deadline);
-}
+static void settle(double secs) { loop_wait(loop, NULL, NULL, secs, NULL); }
 
 static int setup(void **state)
 {

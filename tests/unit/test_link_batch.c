@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
 
+#include "loop_wait.h"
 #include "buf.h"
 #include "link.h"
 #include "xe.h"
@@ -72,48 +73,10 @@ static void make_env(struct buf *b, uint32_t sid, size_t len)
 	assert_int_equal(b->len, len);
 }
 
-typedef int (*pred_fn)(void *ctx);
-struct waiter {
-	pred_fn pred;
-	void *ctx;
-	int timed_out;
-};
-
-static void tick_cb(struct ev_loop *lp, ev_timer *w, int revents)
-{
-	(void)revents;
-	struct waiter *wt = w->data;
-	if (wt->pred(wt->ctx))
-		ev_break(lp, EVBREAK_ONE);
-}
-
-static void deadline_cb(struct ev_loop *lp, ev_timer *w, int revents)
-{
-	(void)revents;
-	struct waiter *wt = w->data;
-	wt->timed_out = 1;
-	ev_break(lp, EVBREAK_ONE);
-}
-
 /* Runs the loop until pred holds (fails after WAIT_S), or for secs when pred is NULL. */
-static int never(void *ctx) { (void)ctx; return 0; }
 static void run_until(pred_fn pred, void *ctx, double secs, const char *what)
 {
-	struct waiter wt = {pred ? pred : never, ctx, 0};
-	ev_timer tick, deadline;
-	if (pred && pred(ctx))
-		return;
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	tick.data = &wt;
-	ev_timer_init(&deadline, deadline_cb, pred ? WAIT_S : secs, 0.);
-	deadline.data = &wt;
-	ev_timer_start(loop, &tick);
-	ev_timer_start(loop, &deadline);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &tick);
-	ev_timer_stop(loop, &deadline);
-	if (pred && wt.timed_out && !pred(ctx))
-		fail_msg("timed out after %.0fs waiting for: %s", WAIT_S, what);
+	loop_wait(loop, pred, ctx, pred ? WAIT_S : secs, what);
 }
 
 static int setup(void **state)

@@ -16,6 +16,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
+#include "loop_wait.h"
 #include "buf.h"
 #include "storeq.h"
 
@@ -85,47 +86,9 @@ static int call(struct storeq_client *cl, const char *req, unsigned timeout_ms, 
 }
 
 /* Bounded waits on the loop. */
-typedef int (*pred_fn)(void *ctx);
-struct waiter {
-	pred_fn pred;
-	void *ctx;
-	int timed_out;
-};
-
-static void tick_cb(struct ev_loop *lp, ev_timer *w, int revents)
-{
-	(void)revents;
-	struct waiter *wt = w->data;
-	if (wt->pred(wt->ctx))
-		ev_break(lp, EVBREAK_ONE);
-}
-
-static void deadline_cb(struct ev_loop *lp, ev_timer *w, int revents)
-{
-	(void)revents;
-	struct waiter *wt = w->data;
-	wt->timed_out = 1;
-	ev_break(lp, EVBREAK_ONE);
-}
-
 static void run_until(pred_fn pred, void *ctx, double secs, const char *what)
 {
-	struct waiter wt = {pred, ctx, 0};
-	ev_timer tick, deadline;
-	if (pred && pred(ctx))
-		return;
-	ev_timer_init(&tick, tick_cb, 0.001, 0.001);
-	tick.data = &wt;
-	ev_timer_init(&deadline, deadline_cb, secs, 0.);
-	deadline.data = &wt;
-	if (pred)
-		ev_timer_start(loop, &tick);
-	ev_timer_start(loop, &deadline);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &tick);
-	ev_timer_stop(loop, &deadline);
-	if (what && wt.timed_out && !(pred && pred(ctx)))
-		fail_msg("timed out after %.0fs waiting for: %s", secs, what);
+	loop_wait(loop, pred, ctx, secs, what);
 }
 
 static void settle(double secs) { run_until(NULL, NULL, secs, NULL); }
