@@ -33,6 +33,8 @@
  *   MAP_GET_ALL   HOST STORE KEY               → ENTRY* each {USER VALUE}: that key for every
  *                                                user that has it, sorted by user
  *   MAP_DELETE_ALL HOST STORE KEY              → COUNT: removes that key from every user
+ *   MAP_DELETE_USER HOST STORE USER            → COUNT: removes every key of that user (an
+ *                 account deleted); each key is durable before the reply (not atomic)
  * archive — an append-only list per (host, store, user), in append order:
  *   ARCH_APPEND  HOST STORE USER VALUE WHEN WITH [ID] → ID (the given one, or a new unique
  *                one when absent); STO_EEXISTS when ID is already in this user's archive.
@@ -80,6 +82,7 @@ enum sto_op {
 	STO_OP_ARCH_GET,
 	STO_OP_ARCH_DELETE,
 	STO_OP_ARCH_SUMMARY,
+	STO_OP_MAP_DELETE_USER,		/* 21 */
 	STO_OP_MAX
 };
 

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MOD_ABI 1
+#define MOD_ABI 2
 #define MOD_SYMBOL "xmppd_module"	/* every module exports: const struct mod_def xmppd_module */
 
 /* Handler results: HANDLED stops the chain, PASS goes on to the next (lower priority) handler,
@@ -137,6 +137,17 @@ struct mod_api {
 	const char *(*session_presence)(const struct mod_session *s);	/* NULL when unavailable */
 	/* sends a stanza to one session as it is (pushes, replies to that resource) */
 	int (*send_to_session)(struct mod_session *s, const struct xnode *stanza);
+	/* session state that survives a router restart: the stream worker keeps it with the session
+	 * and replays it; read it back in a resource-sync handler. Keys are the module's own
+	 * ("carbons", "presence.directed"), 1..64 bytes; val NULL deletes; at most 64 KiB per session.
+	 * Set it before the reply that confirms the change: the link keeps their order. */
+	int (*session_state_set)(struct mod_session *s, const char *key, const void *val, size_t len);
+	/* the value (borrowed until the next set) or NULL when the key is not set */
+	const void *(*session_state_get)(const struct mod_session *s, const char *key, size_t *len);
+	/* deletes the account user@h: cb gets the storage answer (its replies go out first); on
+	 * success the user's sessions are then closed (<not-authorized/>, unavailable presence sent)
+	 * and user-deleted fires with the bare JID. 0 when started (cb will run), -1 when not */
+	int (*user_delete)(struct mod_host *h, const char *user, mod_sto_fn cb, void *arg);
 };
 
 struct mod_def {

@@ -4,7 +4,8 @@
  * a newly blocked contact gets unavailable presence from the user's available resources.
  * The list lives in keyval store "blocklist" and, while the user has sessions, in memory; the
  * full-JID hooks are installed only while some online user blocks someone, so the router's
- * header-only fast path stays on otherwise. */
+ * header-only fast path stays on otherwise. Who asked for the list is session state (mod.h):
+ * the pushes go on after a router restart. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #define NS_BLOCKING "urn:xmpp:blocking"
 #define NS_BLOCKED "urn:xmpp:blocking:errors"
 #define BLOCK_MAX 1000u
+#define BLK_STATE "blocking.asker"	/* session state key: this resource asked for the list */
 
 static const struct mod_api *api;
 
@@ -450,6 +452,9 @@ static int blk_on_iq(struct mod_event *ev, void *arg)
 			return MOD_HANDLED;
 		}
 	}
+	/* a requester gets pushes (§3.4); that is session state, kept over a router restart */
+	if (strcmp(type, "get") == 0)
+		api->session_state_set(ev->origin, BLK_STATE, "1", 1);
 	if (u->loaded) {
 		blk_run(c, u, ev->stanza, ev->from);
 		return MOD_HANDLED;
@@ -470,6 +475,14 @@ static int blk_on_iq(struct mod_event *ev, void *arg)
 static int blk_on_bind(struct mod_event *ev, void *arg)
 {
 	blk_user_get(arg, ev->from);
+	return MOD_PASS;
+}
+
+static int blk_on_sync(struct mod_event *ev, void *arg)
+{
+	struct blk_user *u = blk_user_get(arg, ev->from);
+	if (u && api->session_state_get(ev->origin, BLK_STATE, NULL))
+		strv_add(&u->askers, &u->nask, ev->from);
 	return MOD_PASS;
 }
 
@@ -519,6 +532,7 @@ static const struct mod_hook blk_hooks[] = {
 	{"iq/bare", blk_on_stanza, 100},
 	{"presence/bare", blk_on_stanza, 100},
 	{"resource-bind", blk_on_bind, 0},
+	{"resource-sync", blk_on_sync, 0},
 	{"resource-unbind", blk_on_unbind, 0},
 	{NULL, NULL, 0},
 };

@@ -2,7 +2,8 @@
  * messages their other resources send and a <received/> copy of those delivered to another
  * resource; <private/> and <no-copy/> opt out; a message from someone else that carries a
  * carbon wrapper is refused (a forged carbon). The message hooks are installed only while some
- * resource has carbons enabled, so the router's full-JID fast path stays on otherwise. */
+ * resource has carbons enabled, so the router's full-JID fast path stays on otherwise.
+ * Enablement is session state (mod.h), so it survives a router restart. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #define NS_CARBONS "urn:xmpp:carbons:2"
 #define NS_FORWARD "urn:xmpp:forward:0"
 #define NS_HINTS "urn:xmpp:hints"
+#define CB_STATE "carbons"	/* session state key: enabled */
 
 static const struct mod_api *api;
 
@@ -180,20 +182,28 @@ static void cb_disable(struct cb_ctx *c, const char *full)
 	cb_rehook(c);
 }
 
+static int cb_enable(struct cb_ctx *c, const char *full)
+{
+	if (cb_is_enabled(c, full))
+		return 0;
+	char **v = realloc(c->enabled, (c->n + 1) * sizeof(char *));
+	if (v)
+		c->enabled = v;
+	if (!v || !(v[c->n] = strdup(full)))
+		return -1;
+	c->n++;
+	cb_rehook(c);
+	return 0;
+}
+
+/* The session's enablement is kept with its stream worker (before the result goes out), so
+ * it outlives a router restart: resource-sync reads it back. */
 static int cb_on_enable(struct mod_event *ev, void *arg)
 {
-	struct cb_ctx *c = arg;
-	if (!cb_is_enabled(c, ev->from)) {
-		char **v = realloc(c->enabled, (c->n + 1) * sizeof(char *));
-		if (!v || !(v[c->n] = strdup(ev->from))) {
-			if (v)
-				c->enabled = v;
-			api->error(ev, "wait", "internal-server-error");
-			return MOD_HANDLED;
-		}
-		c->enabled = v;
-		c->n++;
-		cb_rehook(c);
+	if (cb_enable(arg, ev->from) < 0 || api->session_state_set(ev->origin, CB_STATE, "1", 1) < 0) {
+		cb_disable(arg, ev->from);
+		api->error(ev, "wait", "internal-server-error");
+		return MOD_HANDLED;
 	}
 	api->reply(ev, NULL);
 	return MOD_HANDLED;
@@ -202,8 +212,16 @@ static int cb_on_enable(struct mod_event *ev, void *arg)
 static int cb_on_disable(struct mod_event *ev, void *arg)
 {
 	cb_disable(arg, ev->from);
+	api->session_state_set(ev->origin, CB_STATE, NULL, 0);
 	api->reply(ev, NULL);
 	return MOD_HANDLED;
+}
+
+static int cb_on_sync(struct mod_event *ev, void *arg)
+{
+	if (api->session_state_get(ev->origin, CB_STATE, NULL))
+		cb_enable(arg, ev->from);
+	return MOD_PASS;
 }
 
 static int cb_on_unbind(struct mod_event *ev, void *arg)
@@ -216,6 +234,7 @@ static const struct mod_hook cb_hooks[] = {
 	{"iq-set/self/" NS_CARBONS ":enable", cb_on_enable, 0},
 	{"iq-set/self/" NS_CARBONS ":disable", cb_on_disable, 0},
 	{"resource-unbind", cb_on_unbind, 0},
+	{"resource-sync", cb_on_sync, 0},
 	{NULL, NULL, 0},
 };
 

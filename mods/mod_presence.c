@@ -1,7 +1,8 @@
 /* RFC 6121 §4: presence broadcast to the contacts subscribed to the user, probes sent at initial
  * presence and answered with the last presence of each available resource, directed presence
  * tracked and ended with the session, unavailable when a session ends however it ends (also
- * when its c2s worker dies). Reads the roster that mod_roster keeps (keyval store "roster"). */
+ * when its c2s worker dies); the directed list is session state, so it survives a router restart.
+ * Reads the roster that mod_roster keeps (keyval store "roster"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #define STO_OK_ 0
 #define STO_T_VALUE_ 16u
 #define DIRECTED_MAX 256u	/* directed presences remembered per session */
+#define PRES_STATE "presence.directed"	/* session state key */
 
 static const struct mod_api *api;
 
@@ -223,6 +225,40 @@ static void directed_end(struct pres_ctx *ctx, const char *full)
 	}
 }
 
+/* The session's directed presences are session state (mod.h), NUL-separated, so that the
+ * unavailable they are owed still goes out after a router restart (read back at resource-sync). */
+static void directed_save(struct pres_ctx *ctx, struct mod_session *s, const char *full)
+{
+	struct pres_directed *d = directed_of(ctx, full, 0);
+	size_t len = 0;
+	for (size_t i = 0; d && i < d->nto; i++)
+		len += strlen(d->to[i]) + 1;
+	char *v = len ? malloc(len) : NULL, *p = v;
+	for (size_t i = 0; v && i < d->nto; i++) {
+		size_t n = strlen(d->to[i]) + 1;
+		memcpy(p, d->to[i], n);
+		p += n;
+	}
+	if ((len && !v) || api->session_state_set(s, PRES_STATE, v, len) < 0)
+		api->log(3, "presence", "directed presence list not kept for a router restart");
+	free(v);
+}
+
+static int pres_on_sync(struct mod_event *ev, void *arg)
+{
+	size_t len = 0;
+	const char *v = api->session_state_get(ev->origin, PRES_STATE, &len);
+	for (size_t off = 0; v && off < len;) {
+		const char *end = memchr(v + off, 0, len - off);
+		if (!end)
+			break;
+		if (end > v + off)
+			directed_remember(arg, ev->from, v + off);
+		off = (size_t)(end - v) + 1;
+	}
+	return MOD_PASS;
+}
+
 /* ---- handlers ---- */
 
 static void pres_broadcast(struct pres_ctx *ctx, const char *full, const struct xnode *presence, int probe)
@@ -252,12 +288,16 @@ static int pres_on_outbound(struct mod_event *ev, void *arg)
 			directed_remember(ctx, ev->from, ev->to);
 		else if (strcmp(type, "unavailable") == 0)
 			directed_forget(ctx, ev->from, ev->to);
+		if (!type || strcmp(type, "unavailable") == 0)
+			directed_save(ctx, ev->origin, ev->from);
 		return MOD_PASS;
 	}
 	if (type && strcmp(type, "unavailable") != 0)
 		return MOD_PASS;
-	if (type)
+	if (type && directed_of(ctx, ev->from, 0)) {
 		directed_end(ctx, ev->from);
+		directed_save(ctx, ev->origin, ev->from);
+	}
 	pres_broadcast(ctx, ev->from, ev->stanza, 0);
 	return MOD_PASS;	/* the router sends it to the user's own resources */
 }
@@ -328,6 +368,7 @@ static const struct mod_hook pres_hooks[] = {
 	{"presence/bare", pres_on_probe, 5},
 	{"presence/full", pres_on_probe, 5},
 	{"resource-unbind", pres_on_unbind, 0},
+	{"resource-sync", pres_on_sync, 0},
 	{NULL, NULL, 0},
 };
 

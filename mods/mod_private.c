@@ -124,7 +124,14 @@ static int private_forbidden(struct mod_event *ev, void *ctx)
 	return MOD_HANDLED;
 }
 
+static int private_on_deleted(struct mod_event *ev, void *arg)
+{
+	(void)arg;
+	return mu_forget(api, ev, "private", MU_OP_MAP_DELETE_USER);
+}
+
 static const struct mod_hook private_hooks[] = {
+	{"user-deleted", private_on_deleted, 0},
 	{"iq-get/self/" NS_PRIVATE ":query", private_get, 0},
 	{"iq-set/self/" NS_PRIVATE ":query", private_set, 0},
 	{"iq-get/bare/" NS_PRIVATE ":query", private_forbidden, 0},

@@ -2,6 +2,8 @@
  * password change, cancellation (account deletion), and account creation for another name,
  * allowed to admins always and to anyone while the vhost says "registration open" (a throttle
  * per requesting account); an existing name is a conflict. Passwords are wiped after use.
+ * Cancellation goes through the router's account deletion: result first, then every session of
+ * the account is closed with <not-authorized/> and user-deleted lets each module drop its data.
  * (Registration on an unauthenticated stream belongs to the stream worker, before binding.) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,8 +87,8 @@ static void reg_done(void *arg, const struct mod_sto_reply *r)
 	snprintf(jid, sizeof(jid), "%s@%s", c->user, api->host_name(h));
 	if (r->status == MU_STO_OK) {
 		mu_iq_result(api, q, NULL);
-		if (c->kind != 1)
-			api->fire(h, c->kind == 0 ? "user-registered" : "user-deleted", jid);
+		if (c->kind == 0)	/* a deletion: the router closes the sessions and fires user-deleted */
+			api->fire(h, "user-registered", jid);
 	} else if (r->status == MU_STO_EEXISTS) {
 		mu_iq_error(api, q, "cancel", "conflict");
 	} else if (r->status == MU_STO_EINVAL) {
@@ -118,7 +120,8 @@ static void reg_call(struct mod_event *ev, int kind, const char *user, const cha
 		api->x_set_text(pw, "");
 	}
 	c->kind = kind;
-	if (api->store(ev->host, &q, reg_done, c) < 0) {
+	int rc = kind == 2 ? api->user_delete(ev->host, user, reg_done, c) : api->store(ev->host, &q, reg_done, c);
+	if (rc < 0) {
 		mu_iq_error(api, c->iq, "wait", "internal-server-error");
 		free(c->user);
 		free(c);

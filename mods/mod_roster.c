@@ -21,7 +21,7 @@
 
 static const struct mod_api *api;	/* the router's table, the same for every host */
 
-enum roster_job_kind { RJ_GET, RJ_SET, RJ_REMOVE, RJ_SUB_OUT, RJ_SUB_IN, RJ_LOGIN };
+enum roster_job_kind { RJ_GET, RJ_SET, RJ_REMOVE, RJ_SUB_OUT, RJ_SUB_IN, RJ_LOGIN, RJ_DELETE };
 
 struct roster_out {
 	struct xnode *x;
@@ -383,6 +383,25 @@ static int job_login(struct roster_job *j)
 	return 0;
 }
 
+/* The account was deleted (its sessions are closed already): every contact is told as by a
+ * removal of its item (§2.5.2: unsubscribe, unsubscribed), so that the contacts' rosters lose
+ * their subscriptions with pushes; then the stored roster goes. */
+static int job_delete(struct roster_job *j)
+{
+	for (struct xnode *i = j->doc->children; i; i = i->next) {
+		const char *contact = api->x_attr(i, "jid");
+		struct sub_state s;
+		if (!contact)
+			continue;
+		item_state(i, &s);
+		if ((s.sub & SUB_TO) || s.ask)
+			roster_presence_out(j, "unsubscribe", j->bare, contact, 0);
+		if ((s.sub & SUB_FROM) || s.pending)
+			roster_presence_out(j, "unsubscribed", j->bare, contact, 0);
+	}
+	return 1;
+}
+
 /* ---- the per-user queue ---- */
 
 static void job_start(struct roster_job *j);
@@ -474,6 +493,8 @@ static int job_apply(struct roster_job *j)
 		return job_sub(j);
 	case RJ_LOGIN:
 		return job_login(j);
+	case RJ_DELETE:
+		return job_delete(j);
 	}
 	return 0;
 }
@@ -500,10 +521,11 @@ static void job_loaded(void *arg, const struct mod_sto_reply *r)
 		job_finish(j, changed == 0);
 		return;
 	}
-	char *text = api->x_to_string(j->doc);
+	int del = j->kind == RJ_DELETE;	/* a KV_SET without a value deletes */
+	char *text = del ? NULL : api->x_to_string(j->doc);
 	struct mod_sto_req q = {.op = STO_OP_KV_SET_, .store = ROSTER_STORE, .user = j->user, .value = text,
-				.value_len = text ? strlen(text) : 0, .has_value = 1};
-	if (!text || api->store(j->ctx->host, &q, job_stored, j) < 0)
+				.value_len = text ? strlen(text) : 0, .has_value = !del};
+	if ((!text && !del) || api->store(j->ctx->host, &q, job_stored, j) < 0)
 		job_finish(j, 0);
 	free(text);
 }
@@ -707,8 +729,12 @@ static int roster_on_sync(struct mod_event *ev, void *arg)
 
 static int roster_on_deleted(struct mod_event *ev, void *arg)
 {
-	(void)arg;
-	return mu_forget(api, ev, ROSTER_STORE, MU_OP_KV_SET);
+	struct roster_job *j = ev->arg ? job_new(arg, RJ_DELETE, ev->arg) : NULL;
+	if (j)
+		job_queue(j);
+	else
+		mu_forget(api, ev, ROSTER_STORE, MU_OP_KV_SET);	/* at least the data goes */
+	return MOD_PASS;
 }
 
 static int roster_on_unbind(struct mod_event *ev, void *arg)

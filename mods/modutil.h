@@ -146,9 +146,10 @@ static inline void mu_ignore_reply(void *arg, const struct mod_sto_reply *r)
 	(void)arg, (void)r;
 }
 
-/* On user-deleted: removes the account's entry of a keyval store (op MU_OP_KV_SET) or its whole
- * archive (MU_OP_ARCH_DELETE), without waiting for the answer. */
+/* On user-deleted: removes the account's entry of a keyval store (op MU_OP_KV_SET), its whole
+ * archive (MU_OP_ARCH_DELETE) or its whole map (MU_OP_MAP_DELETE_USER), without waiting. */
 #define MU_OP_ARCH_DELETE 19u
+#define MU_OP_MAP_DELETE_USER 21u
 static inline int mu_forget(const struct mod_api *api, struct mod_event *ev, const char *store, unsigned op)
 {
 	char *user = ev->arg ? mu_localpart(ev->arg) : NULL;

@@ -1,5 +1,6 @@
 /* The control socket (<rundir>/control.sock): versioned requests from xmppctl, answered from
- * the worker table or forwarded to storage.0. Peers are checked with SO_PEERCRED. */
+ * the worker table or forwarded to storage.0 (user del: to the router, which cleans up after the
+ * account). Peers are checked with SO_PEERCRED. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -170,6 +171,42 @@ static void user_done(int fd, const uint8_t *rep, size_t len)
 	buf_free(&text);
 }
 
+/* The router's answer to user del: it deleted the account, closed its sessions and had every
+ * module drop the user's data (the same path as an in-band XEP-0077 cancellation). */
+static void userdel_done(int fd, const uint8_t *rep, size_t len)
+{
+	struct tlv t;
+	struct rbuf rb;
+	uint32_t status = STO_EIO, sessions = 0;
+	char reason[256] = "", text[128];
+	int rc;
+
+	if (!rep) {
+		sup_control_reply(fd, 1, NULL, "the router did not answer in time; the account may or may not be deleted");
+		return;
+	}
+	rbuf_init(&rb, rep, len);
+	while ((rc = tlv_next(&rb, &t)) == 1) {
+		if (t.tag == STO_T_STATUS)
+			tlv_u32(&t, &status);
+		else if (t.tag == STO_T_ERROR)
+			tlv_str(&t, reason, sizeof(reason));
+		else if (t.tag == STO_T_COUNT)
+			tlv_u32(&t, &sessions);
+	}
+	if (rc < 0 || len == 0) {
+		sup_control_reply(fd, 1, NULL, "malformed answer from the router");
+		return;
+	}
+	if (status != STO_OK) {
+		sup_control_reply(fd, 1, NULL, reason[0] ? reason : sto_reason(status));
+		return;
+	}
+	snprintf(text, sizeof(text), "user deleted; %u session%s closed, its data removed\n", sessions,
+		 sessions == 1 ? "" : "s");
+	sup_control_reply(fd, 0, text, NULL);
+}
+
 static int host_known(const char *host)
 {
 	return cfg_vhost_find(&env->cfg, host) != NULL;
@@ -226,9 +263,13 @@ static void cmd_user(int fd, const struct ctl_req *r)
 		tlv_put_str(&req, STO_T_USER, local);
 	if (ops[i].needs_secret)
 		tlv_put_str(&req, STO_T_PASSWORD, r->secret);
-	struct sup_proc *p = sup_proc_find(ROLE_STORAGE, 0);
-	if (!p || sup_proc_forward(p, &req, fd, user_done) < 0)
-		sup_control_reply(fd, 1, NULL, "the storage worker is not running");
+	/* a deletion goes through the router: it closes the sessions and the modules drop the
+	 * user's data; while the router is down nothing is deleted (the admin tries again) */
+	int del = ops[i].op == STO_OP_ACCOUNT_DELETE;
+	struct sup_proc *p = sup_proc_find(del ? ROLE_ROUTER : ROLE_STORAGE, 0);
+	if (!p || sup_proc_forward(p, &req, fd, del ? userdel_done : user_done) < 0)
+		sup_control_reply(fd, 1, NULL, del ? "the router is not running; nothing was deleted, try again when it is back"
+						   : "the storage worker is not running");
 	else
 		log_notice("user command forwarded", "cmd=%s host=%s", ops[i].name, host);
 	buf_wipe_free(&req);

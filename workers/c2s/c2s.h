@@ -75,6 +75,7 @@ struct c2s_conn {
 	char *jid;			/* full JID after bind */
 	char *presence;			/* last broadcast presence, as forwarded */
 	int32_t priority;
+	struct buf state;		/* session state the router left with us (ipc/sstate.h) */
 };
 
 struct c2s_counters {

@@ -63,6 +63,7 @@ static void conn_destroy(struct c2s_conn *c)
 	free(c->reg_id);
 	free(c->jid);
 	free(c->presence);
+	buf_free(&c->state);
 	free(c->stream_id);
 	if (c->prev)
 		c->prev->next = c->next;

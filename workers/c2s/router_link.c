@@ -8,6 +8,7 @@
 #include "c2s.h"
 #include "log.h"
 #include "route.h"
+#include "sstate.h"
 #include "tlv.h"
 #include "xe.h"
 
@@ -81,6 +82,8 @@ static void route_msg(struct c2s_conn *c, uint8_t kind, int with_presence)
 	int bad = kind != XE_ROUTE_UNBIND && tlv_put_u32(&body, RT_PRIORITY, (uint32_t)c->priority) < 0;
 	if (!bad && with_presence && c->presence)
 		bad = tlv_put_str(&body, RT_PRESENCE, c->presence) < 0;
+	if (!bad && with_presence && c->state.len)	/* the state records, as the router left them */
+		bad = buf_put(&body, c->state.data, c->state.len) < 0;
 	if (!bad)
 		(void)c2s_rl_send(kind, XE_ST_NONE, c->sid, 0, c->jid, "", body.data, body.len);
 	buf_free(&body);
@@ -103,17 +106,48 @@ static void deliver(const struct xe_msg *m)
 		(void)c2s_conn_send(c, m->body, m->body_len);
 }
 
-/* The router gave a component's route to a newer connection on another worker. */
-static void route_gone(const struct xe_msg *m)
+/* The bound session m names (sid and full JID), or NULL. */
+static struct c2s_conn *session_of(const struct xe_msg *m)
 {
 	struct c2s_conn *c = c2s_sess_by_sid(m->sid);
-	if (!c || !c->component || !c->bound || c->closing || strlen(c->jid) != m->from_len ||
-	    memcmp(c->jid, m->from, m->from_len) != 0) {
+	if (!c || !c->bound || c->closing || strlen(c->jid) != m->from_len ||
+	    memcmp(c->jid, m->from, m->from_len) != 0)
+		return NULL;
+	return c;
+}
+
+/* Stream errors the router may close a client session with (it names one, we write it). */
+static const char *const router_conditions[] = {"not-authorized", "conflict", "policy-violation",
+						"system-shutdown", NULL};
+
+/* The router ended a session: a component's route went to a newer connection elsewhere, or a
+ * client's account was deleted (RT_CONDITION says which stream error closes it). */
+static void route_gone(const struct xe_msg *m)
+{
+	struct c2s_conn *c = session_of(m);
+	struct tlv t;
+	const char *cond = c && c->component ? "conflict" : NULL;
+	if (c && !c->component && tlv_find(m->body, m->body_len, RT_CONDITION, &t) == 1)
+		for (const char *const *k = router_conditions; *k && !cond; k++)
+			if (strlen(*k) == t.len && memcmp(*k, t.val, t.len) == 0)
+				cond = *k;
+	if (!cond) {
 		env->cnt.dropped_kind++;
 		return;
 	}
-	log_info("component replaced by a connection elsewhere", "component=%s", c->jid);
-	c2s_stream_error(c, "conflict");
+	log_info(c->component ? "component replaced by a connection elsewhere" : "session ended by the router",
+		 "jid=%s condition=%s", c->jid, cond);
+	c2s_stream_error(c, cond);
+}
+
+/* State the router keeps with a session across its restarts (ipc/route.h). */
+static void state_update(const struct xe_msg *m)
+{
+	struct c2s_conn *c = session_of(m);
+	if (!c || c->component || sst_apply(&c->state, m->body, m->body_len) < 0) {
+		env->cnt.dropped_kind++;
+		log_debug("session state update dropped", "sid=%llu", (unsigned long long)m->sid);
+	}
 }
 
 static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, size_t len)
@@ -135,6 +169,9 @@ static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, s
 		break;
 	case XE_ROUTE_UNBIND:
 		route_gone(&m);
+		break;
+	case XE_ROUTE_SYNC:
+		state_update(&m);
 		break;
 	case XE_ERROR:
 		if (m.reqid)

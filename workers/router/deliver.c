@@ -11,6 +11,7 @@
 #include "route.h"
 #include "rtr.h"
 #include "rules.h"
+#include "sstate.h"
 #include "tlv.h"
 #include "xnode.h"
 
@@ -468,7 +469,7 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 		return;
 	}
 	rbuf_init(&r, m->body, m->body_len);
-	while (tlv_next(&r, &t) == 1) {
+	for (size_t at0 = 0; tlv_next(&r, &t) == 1; at0 = r.off) {
 		if (t.tag == RT_PRIORITY && tlv_u32(&t, &prio) == 0) {
 			s->priority = (int32_t)prio;
 		} else if (t.tag == RT_PRESENCE) {
@@ -476,6 +477,10 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 			if (x)
 				presence_update(s, x);
 			xnode_free(x);
+		} else if (t.tag == RT_STATE && m->kind == XE_ROUTE_SYNC) {
+			/* module state c2s kept over our restart, checked and bounded like an update */
+			if (sst_apply(&s->state, m->body + at0, r.off - at0) < 0)
+				l->bad_envelopes++;
 		}
 	}
 	const char *at = strchr(s->full, '@'), *slash = strchr(s->full, '/');

@@ -115,7 +115,7 @@ int main(void)
 	rtr_mods_load_all();
 	wrk_sandbox(&boot);
 	open_links(&boot, nc2s, nhttp);
-	wrk_chan_start(env->loop, NULL, NULL, env);
+	wrk_chan_start(env->loop, rtr_ctl, NULL, env);
 	wrk_signals(env->loop, stop, env);
 	wrk_ready();
 	log_info("router ready", "links=%u vhosts=%u", env->nlinks, env->nvhosts);

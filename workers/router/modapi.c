@@ -7,6 +7,7 @@
 #include "host.h"
 #include "log.h"
 #include "rtr.h"
+#include "sstate.h"
 #include "xnode.h"
 
 #ifndef XMPPD_VERSION
@@ -238,6 +239,23 @@ static int api_send_to_session(struct mod_session *ms, const struct xnode *x)
 	return rc;
 }
 
+static int api_session_state_set(struct mod_session *ms, const char *key, const void *val, size_t len)
+{
+	return ms ? rtr_session_state_set((struct rtr_session *)(void *)ms, key, val, len) : -1;
+}
+
+static const void *api_session_state_get(const struct mod_session *ms, const char *key, size_t *len)
+{
+	const struct rtr_session *s = (const struct rtr_session *)(const void *)ms;
+	const uint8_t *v;
+	size_t vl;
+	if (!s || !key || sst_get(s->state.data, s->state.len, key, &v, &vl) != 1)
+		return NULL;
+	if (len)
+		*len = vl;
+	return vl ? (const void *)v : "";
+}
+
 const struct mod_api rtr_mod_api = {
 	.abi = MOD_ABI,
 	.hook = api_hook,
@@ -280,4 +298,7 @@ const struct mod_api rtr_mod_api = {
 	.iq_request = rtr_mod_iq_request,
 	.each_component = api_each_component,
 	.each_host_session = api_each_host_session,
+	.session_state_set = api_session_state_set,
+	.session_state_get = api_session_state_get,
+	.user_delete = rtr_user_delete,
 };

@@ -111,6 +111,7 @@ void rtr_session_unbind(struct rtr_session *s)
 	env->nsessions--;
 	free(s->full);
 	free(s->presence);
+	buf_free(&s->state);
 	free(s);
 }
 

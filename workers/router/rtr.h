@@ -34,6 +34,7 @@ struct rtr_session {
 	int priority;
 	int available;		/* has sent available presence */
 	char *presence;		/* its last broadcast presence (serialized), NULL when unavailable */
+	struct buf state;	/* module state c2s keeps for us across restarts (ipc/sstate.h) */
 	struct rtr_session *next_in_user, *next_by_sid;
 	struct rtr_user *user;
 };
@@ -99,6 +100,24 @@ int rtr_error_reply(const struct xnode *orig, const char *from, const char *to, 
 /* The same with an application-specific condition element <app xmlns='app_ns'/>. */
 int rtr_error_reply_app(const struct xnode *orig, const char *from, const char *to, const char *type,
 			const char *cond, const char *app, const char *app_ns);
+
+/* userdel.c */
+/* Sets (val non-NULL) or deletes a key of the session's state and leaves the change with its
+ * stream worker, which replays it after a router restart. 0 or -1. */
+int rtr_session_state_set(struct rtr_session *s, const char *key, const void *val, size_t vlen);
+/* Ends a session from the router's side: c2s closes its stream with the stream error cond,
+ * the router unbinds it now (resource-unbind, unavailable presence). s is freed. */
+void rtr_session_close(struct rtr_session *s, const char *cond);
+struct mod_host;
+struct mod_sto_reply;
+/* Deletes the account user of host h: storage first; when that succeeded, cb runs (its
+ * replies go out first), then the user's sessions are closed with <not-authorized/> and
+ * user-deleted fires with the bare JID, so each module removes its own data. cb always runs
+ * once (later), with status -1 when storage did not answer. 0, or -1 when nothing was sent. */
+int rtr_user_delete(struct mod_host *h, const char *user, void (*cb)(void *arg, const struct mod_sto_reply *r),
+		    void *arg);
+/* xmppctl user del, forwarded by the supervisor: answered once the deletion is done. */
+void rtr_ctl(void *arg, const uint8_t *req, size_t len, struct buf *reply);
 
 /* links.c */
 /* Sends an envelope to a link on behalf of env->current (its ack waits for this one). */

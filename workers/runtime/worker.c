@@ -148,13 +148,88 @@ void wrk_ipc_url(const struct wrk_boot *b, const char *name, char *out, size_t c
 		fatal("ipc path too long", "name=%s", name);
 }
 
+/* A control answer that waits: for itself (deferred) or for an earlier deferred one, since the
+ * supervisor pairs answers with requests by their order. */
+struct wrk_ctl_later {
+	uint64_t ticket;
+	int ready;
+	struct buf reply;
+	struct wrk_ctl_later *next;
+};
+
 /* The boot channel after start-up; one per process. */
 static struct {
 	ev_io watcher;
 	wrk_ctl_fn ctl, reload;
 	void *arg;
 	struct buf msg, reply;
+	struct wrk_ctl_later *later, **later_tail;
+	uint64_t next_ticket, deferring;	/* deferring: the ticket the running ctl fn took */
 } wrk_chan;
+
+static void wrk_ctl_flush(void)
+{
+	while (wrk_chan.later && wrk_chan.later->ready) {
+		struct wrk_ctl_later *w = wrk_chan.later;
+		if (chan_send(CHAN_FD, CHAN_CTL_REP, w->reply.data, w->reply.len, -1) < 0)
+			log_warn("cannot answer control request", "err=\"%s\"", strerror(errno));
+		wrk_chan.later = w->next;
+		buf_free(&w->reply);
+		free(w);
+	}
+	if (!wrk_chan.later)
+		wrk_chan.later_tail = &wrk_chan.later;
+}
+
+static struct wrk_ctl_later *wrk_ctl_queue(void)
+{
+	struct wrk_ctl_later *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->ticket = ++wrk_chan.next_ticket;
+	buf_init(&w->reply);
+	*wrk_chan.later_tail = w;
+	wrk_chan.later_tail = &w->next;
+	return w;
+}
+
+uint64_t wrk_ctl_defer(void)
+{
+	struct wrk_ctl_later *w = wrk_chan.deferring ? NULL : wrk_ctl_queue();
+	if (w)
+		wrk_chan.deferring = w->ticket;
+	return w ? w->ticket : 0;
+}
+
+void wrk_ctl_answer(uint64_t ticket, const void *p, size_t len)
+{
+	for (struct wrk_ctl_later *w = wrk_chan.later; w; w = w->next) {
+		if (w->ticket != ticket || w->ready)
+			continue;
+		w->ready = 1;
+		if (buf_put(&w->reply, p, len) < 0)
+			buf_free(&w->reply);	/* an empty answer: the supervisor reports a failure */
+		wrk_ctl_flush();
+		return;
+	}
+}
+
+/* The answer of the request just handled: now, after the deferred ones before it, or later. */
+static void wrk_ctl_reply_now(int fd)
+{
+	if (wrk_chan.deferring) {
+		wrk_chan.deferring = 0;
+		return;
+	}
+	if (!wrk_chan.later) {
+		if (chan_send(fd, CHAN_CTL_REP, wrk_chan.reply.data, wrk_chan.reply.len, -1) < 0)
+			log_warn("cannot answer control request", "err=\"%s\"", strerror(errno));
+		return;
+	}
+	struct wrk_ctl_later *w = wrk_ctl_queue();
+	if (w)
+		wrk_ctl_answer(w->ticket, wrk_chan.reply.data, wrk_chan.reply.len);
+}
 
 static void wrk_chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -180,8 +255,7 @@ static void wrk_chan_cb(struct ev_loop *loop, ev_io *w, int revents)
 	case CHAN_CTL_REQ:
 		if (wrk_chan.ctl)
 			wrk_chan.ctl(wrk_chan.arg, wrk_chan.msg.data, wrk_chan.msg.len, &wrk_chan.reply);
-		if (chan_send(w->fd, CHAN_CTL_REP, wrk_chan.reply.data, wrk_chan.reply.len, -1) < 0)
-			log_warn("cannot answer control request", "err=\"%s\"", strerror(errno));
+		wrk_ctl_reply_now(w->fd);
 		break;
 	case CHAN_RELOAD:
 		if (wrk_chan.reload)
@@ -201,6 +275,7 @@ void wrk_chan_start(struct ev_loop *loop, wrk_ctl_fn ctl, wrk_ctl_fn reload, voi
 	wrk_chan.arg = arg;
 	buf_init(&wrk_chan.msg);
 	buf_init(&wrk_chan.reply);
+	wrk_chan.later_tail = &wrk_chan.later;
 	ev_io_init(&wrk_chan.watcher, wrk_chan_cb, CHAN_FD, EV_READ);
 	ev_io_start(loop, &wrk_chan.watcher);
 }

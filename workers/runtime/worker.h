@@ -39,6 +39,11 @@ typedef void (*wrk_ctl_fn)(void *arg, const uint8_t *req, size_t len, struct buf
 /* Starts watching the boot channel on loop: PING → PONG, CTL_REQ → fn, RELOAD → reload fn,
  * EOF → exit(0) (the supervisor is gone). */
 void wrk_chan_start(struct ev_loop *loop, wrk_ctl_fn ctl, wrk_ctl_fn reload, void *arg);
+/* Inside a ctl fn: its answer comes later, through wrk_ctl_answer with the ticket returned
+ * (the reply buffer is then ignored). 0 when out of memory: answer now instead. Answers reach
+ * the supervisor in the order of the requests, whenever each one is ready. */
+uint64_t wrk_ctl_defer(void);
+void wrk_ctl_answer(uint64_t ticket, const void *p, size_t len);
 void wrk_ready(void);
 /* SIGTERM/SIGINT → stop fn (graceful), installed on loop. */
 void wrk_signals(struct ev_loop *loop, void (*stop)(void *arg), void *arg);

@@ -142,6 +142,7 @@ static const struct {
 	[STO_OP_MAP_SET_KEYS] = {F_HSU | STO_F(STO_T_ENTRY), 0, sto_op_map_set_keys},
 	[STO_OP_MAP_GET_ALL] = {F_HS | STO_F(STO_T_KEY), 0, sto_op_map_get_all},
 	[STO_OP_MAP_DELETE_ALL] = {F_HS | STO_F(STO_T_KEY), 0, sto_op_map_delete_all},
+	[STO_OP_MAP_DELETE_USER] = {F_HSU, 0, sto_op_map_delete_user},
 	[STO_OP_ARCH_APPEND] = {F_HSU | STO_F(STO_T_VALUE) | STO_F(STO_T_WHEN) | STO_F(STO_T_WITH),
 				STO_F(STO_T_ID), sto_op_arch_append},
 	[STO_OP_ARCH_FIND] = {F_HSU, F_Q | STO_F(STO_T_LIMIT) | STO_F(STO_T_REVERSE) |

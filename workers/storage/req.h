@@ -48,6 +48,8 @@ int sto_op_map_get_all(struct sto_env *env, struct sto_req *q, struct buf *out, 
 		       size_t wl);
 int sto_op_map_delete_all(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
 			  size_t wl);
+int sto_op_map_delete_user(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
+			   size_t wl);
 int sto_op_arch_append(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
 		       size_t wl);
 int sto_op_arch_find(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,

@@ -274,6 +274,25 @@ int sto_op_map_delete_all(struct sto_env *env, struct sto_req *q, struct buf *ou
 	return rc;
 }
 
+/* Every key of one user's map, one by one through the backend (an account deleted). */
+int sto_op_map_delete_user(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
+			   size_t wl)
+{
+	struct sto_names keys = {0};
+	uint32_t count = 0;
+	STO_BE(env, q, w, why, wl);
+	int rc = be->ops->map_keys(be, &w, &keys, why);
+	for (size_t i = 0; rc == STO_OK && i < keys.n; i++) {
+		w.key = keys.v[i];
+		rc = be->ops->map_set(be, &w, NULL, 0, 1, why);
+		count += rc == STO_OK;
+	}
+	sto_names_free(&keys);
+	if (rc == STO_OK && tlv_put_u32(out, STO_T_COUNT, count) < 0)
+		rc = STO_EIO;
+	return rc;
+}
+
 int sto_op_arch_append(struct sto_env *env, struct sto_req *q, struct buf *out, char *why,
 		       size_t wl)
 {
