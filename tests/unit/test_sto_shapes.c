@@ -104,6 +104,24 @@ static void test_map(void **state)
 	buf_free(&rep);
 	assert_int_equal(map_get(fx, "localhost", "bob", "storage:bookmarks", v, sizeof(v)), STO_ENOTFOUND);
 	assert_int_equal(map_get(fx, "localhost", "carol", "k2", v, sizeof(v)), STO_OK);
+	/* delete_user: every key of one user (an account deleted), nobody else's */
+	assert_int_equal(map_set(fx, "carol", "k4", "v4"), STO_OK);
+	assert_int_equal(map_set(fx, "dave", "k2", "d2"), STO_OK);
+	req(&b, STO_OP_MAP_DELETE_USER, "localhost", "private", "carol");
+	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
+	assert_int_equal(tlv_u32(&t, &n), 0);
+	assert_int_equal(n, 2);
+	buf_free(&rep);
+	assert_int_equal(map_get(fx, "localhost", "carol", "k2", v, sizeof(v)), STO_ENOTFOUND);
+	assert_int_equal(map_get(fx, "localhost", "carol", "k4", v, sizeof(v)), STO_ENOTFOUND);
+	assert_int_equal(map_get(fx, "localhost", "dave", "k2", v, sizeof(v)), STO_OK);
+	req(&b, STO_OP_MAP_DELETE_USER, "localhost", "private", "carol");	/* nothing left: 0 */
+	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
+	assert_int_equal(tlv_u32(&t, &n), 0);
+	assert_int_equal(n, 0);
+	buf_free(&rep);
 }
 
 static void test_archive(void **state)
