@@ -119,9 +119,53 @@ static int mod_last_account(struct mod_event *ev, void *ctx)
 	return MOD_HANDLED;
 }
 
+/* Logout writes in flight, per account: a deletion that comes meanwhile (the router closes the
+ * sessions, then fires user-deleted) waits for them, or a late write would bring the entry back.
+ * A plain list: the router is single-threaded; it outlives a module instance because storage
+ * callbacks may still come after an unload. */
+struct last_inflight {
+	char *user;
+	unsigned writes;
+	int delete_after;
+	struct mod_host *host;
+	struct last_inflight *next;
+};
+static struct last_inflight *last_writes;
+
+static struct last_inflight *mod_last_inflight(const char *user, int create)
+{
+	for (struct last_inflight *w = last_writes; w; w = w->next)
+		if (strcmp(w->user, user) == 0)
+			return w;
+	struct last_inflight *w = create ? calloc(1, sizeof(*w)) : NULL;
+	if (w && !(w->user = strdup(user))) {
+		free(w);
+		return NULL;
+	}
+	if (w) {
+		w->next = last_writes;
+		last_writes = w;
+	}
+	return w;
+}
+
 static void mod_last_stored(void *arg, const struct mod_sto_reply *r)
 {
-	(void)arg, (void)r;
+	struct last_inflight *w = arg;
+	(void)r;
+	if (--w->writes)
+		return;
+	if (w->delete_after) {
+		struct mod_sto_req d = {.op = MU_OP_KV_SET, .store = "lastlog", .user = w->user};
+		last_api->store(w->host, &d, mu_ignore_reply, NULL);
+	}
+	for (struct last_inflight **pp = &last_writes; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	free(w->user);
+	free(w);
 }
 
 /* A session ends: its time and last status are kept as the account's last logout. */
@@ -141,8 +185,12 @@ static int mod_last_logout(struct mod_event *ev, void *ctx)
 	char *text = x ? api->x_to_string(x) : NULL, *user = mu_localpart(ev->from);
 	struct mod_sto_req r = {.op = MU_OP_KV_SET, .store = "lastlog", .user = user, .value = text,
 				.value_len = text ? strlen(text) : 0, .has_value = 1};
-	if (text && user)
-		api->store(ev->host, &r, mod_last_stored, NULL);
+	struct last_inflight *w = text && user ? mod_last_inflight(user, 1) : NULL;
+	if (w) {
+		w->writes++;
+		if (api->store(ev->host, &r, mod_last_stored, w) < 0)
+			mod_last_stored(w, NULL);	/* not sent: undo the count */
+	}
 	free(text);
 	free(user);
 	api->x_free(x);
@@ -159,7 +207,15 @@ static int mod_last_load(struct mod_host *h, const struct mod_api *a, void **ctx
 
 static int mod_last_on_deleted(struct mod_event *ev, void *ctx)
 {
+	char *user = ev->arg ? mu_localpart(ev->arg) : NULL;
+	struct last_inflight *w = user ? mod_last_inflight(user, 0) : NULL;
 	(void)ctx;
+	free(user);
+	if (w) {	/* after the logout writes of the sessions just closed */
+		w->delete_after = 1;
+		w->host = ev->host;
+		return MOD_PASS;
+	}
 	return mu_forget(ev->api, ev, "lastlog", MU_OP_KV_SET);
 }
 

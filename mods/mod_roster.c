@@ -384,8 +384,8 @@ static int job_login(struct roster_job *j)
 }
 
 /* The account was deleted (its sessions are closed already): every contact is told as by a
- * removal of its item (§2.5.2: unsubscribe, unsubscribed), so that the contacts' rosters lose
- * their subscriptions with pushes; then the stored roster goes. */
+ * removal of its item (§2.5.2: unsubscribe, unsubscribed and §3.2.2 unavailable), so that the
+ * contacts' rosters lose their subscriptions with pushes; then the stored roster goes. */
 static int job_delete(struct roster_job *j)
 {
 	for (struct xnode *i = j->doc->children; i; i = i->next) {
@@ -398,6 +398,8 @@ static int job_delete(struct roster_job *j)
 			roster_presence_out(j, "unsubscribe", j->bare, contact, 0);
 		if ((s.sub & SUB_FROM) || s.pending)
 			roster_presence_out(j, "unsubscribed", j->bare, contact, 0);
+		if (s.sub & SUB_FROM)	/* §3.2.2, as for any outbound unsubscribed */
+			roster_presence_out(j, "unavailable", j->bare, contact, 0);
 	}
 	return 1;
 }
