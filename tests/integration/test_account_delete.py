@@ -146,3 +146,32 @@ def test_deleting_an_unknown_account_says_so(ds):
     assert r.returncode == 1 and "no such account" in r.stderr
     r = ds.ctl("user", "del", f"alice@{DOMAIN}")
     assert "0 sessions closed" in r.stdout
+
+
+def test_user_del_while_the_router_is_down_deletes_nothing(ds):
+    """Without the router nobody could close the sessions or drop the data: refused, not half done."""
+    import os
+    import signal
+    from harness import wait_for
+
+    def running_router():
+        w = ds.worker("router")
+        return w if w["state"] == "running" and w["pid"] else None
+
+    for i in range(5):  # five crashes in a row: the router is held (throttled)
+        w = wait_for(running_router, timeout=10.0, what="router running")
+        os.kill(w["pid"], signal.SIGKILL)
+        if i < 4:
+            wait_for(lambda: (running_router() or {}).get("pid") not in (None, w["pid"]), timeout=10.0,
+                     what="router respawned")
+    wait_for(lambda: ds.worker("router")["state"] == "throttled", timeout=5.0, what="router throttled")
+    r = ds.ctl("user", "del", f"alice@{DOMAIN}", check=False)
+    assert r.returncode == 1 and "router is not running; nothing was deleted" in r.stderr
+    ds.ctl("worker", "restart", "router")
+    wait_for(running_router, timeout=5.0, what="router running again")
+
+    async def scenario():
+        a = await login(ds, "alice")  # the account is still there
+        await a.close()
+
+    run(scenario())
