@@ -26,6 +26,7 @@ static struct {
 	uint64_t ngot;
 	struct link *peer1;	/* the second stream worker */
 	uint64_t up1;
+	uint64_t down0;		/* PEER_DOWN events at c2s.0's peer */
 } t;
 
 /* Whether the router, right now, routes from to (link index, sid). */
@@ -55,6 +56,16 @@ static void record(unsigned peer, const struct xe_msg *m)
 }
 
 static void on_frame0(const struct xe_msg *m) { record(0, m); }
+
+/* The harness's peer ops, and the moment the router went away. */
+static void p0_event(void *arg, struct link *l, int ev)
+{
+	rp_event(arg, l, ev);
+	if (ev == LINK_PEER_DOWN)
+		t.down0++;
+}
+
+static const struct link_ops p0_ops = {.recv = rp_recv, .event = p0_event, .acked = rp_acked};
 
 static void p1_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *data, size_t len)
 {
@@ -94,7 +105,7 @@ static int setup(void **state)
 		snprintf(url, sizeof(url), "ipc://%s/c2s.%u.sock", rp.dir, i);
 		l->link = link_listen(rp.loop, url, &ropts, &rtr_link_ops, l);
 		assert_non_null(l->link);
-		struct link *p = link_dial(rp.loop, url, &popts, i ? &p1_ops : &rp_peer_ops, NULL);
+		struct link *p = link_dial(rp.loop, url, &popts, i ? &p1_ops : &p0_ops, NULL);
 		assert_non_null(p);
 		if (i)
 			t.peer1 = p;
@@ -273,8 +284,10 @@ static void test_bind_pending_at_router_restart(void **state)
 	/* the router goes away; the bind sent meanwhile waits in the link for the next one */
 	link_close(env->links[0].link);
 	env->links[0].link = NULL;	/* router_restart opens the new one */
+	assert_int_equal(rp_run_until(&t.down0, 1, 5.0), 0);
 	send_bind(0, XE_ROUTE_BIND, 5, 55, "erin@localhost/e", 0, NULL);
 	(void)rp_run_until(&t.ngot, 1, 0.1);
+	assert_int_equal(t.ngot, 0);
 	router_restart();
 	assert_int_equal(rp_run_until(&rp.up, 1, 5.0), 0);
 	expect_frames(1, "answer from the new router");
