@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "loop_wait.h"
 #include "router_peer.h"
 #include "workers/router/components.h"
 
@@ -262,6 +263,12 @@ static void test_component_replaced_across_instances(void **state)
 	assert_string_equal(a->cond, "not-allowed");
 }
 
+static int peer0_all_acked(void *ctx)
+{
+	(void)ctx;
+	return link_unacked(rp.peer) == 0;
+}
+
 /* A new router process on c2s.0: a fresh table, a new link epoch. */
 static void router_restart(void)
 {
@@ -294,6 +301,8 @@ static void test_bind_pending_at_router_restart(void **state)
 	const struct got *g = frame_to(0, XE_ROUTE_BIND, 1);
 	assert_int_equal(g->reqid, 55);
 	assert_true(g->held);
+	/* and the new router acknowledged the replayed bind (once the answer was acknowledged) */
+	loop_wait(rp.loop, peer0_all_acked, NULL, 5.0, "the replayed bind acknowledged");
 }
 
 static void test_replayed_bind_after_sync_keeps_session(void **state)
