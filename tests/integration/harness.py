@@ -157,7 +157,8 @@ vhost "{DOMAIN}" {{
 
     def cleanup(self):
         self.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
+        if not os.environ.get("XMPPD_TEST_KEEP"):
+            shutil.rmtree(self.base, ignore_errors=True)
 
 
 def wait_for(pred, timeout=10.0, step=0.05, what="condition"):

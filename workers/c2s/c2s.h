@@ -70,6 +70,8 @@ struct c2s_conn {
 	unsigned hdr_sent : 1, authed : 1, bound : 1, closing : 1, restart : 1, in_read : 1,
 	    freed_later : 1, direct_tls : 1, held : 1, unauth_counted : 1, throttled : 1, ping_out : 1,
 	    active : 1, component : 1, anonymous : 1, reg_wait : 1;	/* reg_wait: reqid is a registration */
+	unsigned bind_wait : 1;		/* reqid is a ROUTE_BIND the router has not answered yet */
+	char *bind_id;			/* id of the bind IQ waiting for the router's answer */
 	char *user;			/* localpart after SASL */
 	char *reg_id;			/* id of the registration IQ in flight */
 	char *jid;			/* full JID after bind */
@@ -168,6 +170,7 @@ void c2s_sess_remove(struct c2s_conn *c);		/* every table */
 struct c2s_conn *c2s_sess_by_sid(uint64_t sid);
 struct c2s_conn *c2s_sess_by_jid(const char *jid);
 int c2s_sess_bind_jid(struct c2s_conn *c, const char *jid);	/* takes a copy */
+void c2s_sess_unbind_jid(struct c2s_conn *c);	/* the router refused the route */
 void c2s_sess_req_add(struct c2s_conn *c);
 void c2s_sess_req_remove(struct c2s_conn *c);
 struct c2s_conn *c2s_sess_by_reqid(uint32_t reqid);
@@ -188,15 +191,20 @@ int c2s_comp_stream_start(struct c2s_conn *c, const struct c2s_xml_hdr *h);	/* 0
 int c2s_comp_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
 /* Writes a stanza from the router to a component, in the component namespace. */
 int c2s_comp_deliver(struct c2s_conn *c, const uint8_t *body, size_t len);
+/* The router answered the component's bind: cond NULL = it holds the route, else refused. */
+void c2s_comp_bound(struct c2s_conn *c, const char *cond);
 
 /* stanza.c */
 int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
+/* The router answered the client's bind: cond NULL = it holds the route, else refused. */
+void c2s_stanza_bound(struct c2s_conn *c, const char *cond);
 
 /* router_link.c */
 int c2s_rl_start(void);
 int c2s_rl_send(uint8_t kind, uint8_t stype, uint64_t sid, uint32_t reqid, const char *from,
 		const char *to, const void *body, size_t len);
-void c2s_rl_bind(struct c2s_conn *c);
+/* Asks the router for c's route (c->jid); the answer completes the bind. 0 or -1. */
+int c2s_rl_bind(struct c2s_conn *c);
 void c2s_rl_unbind(struct c2s_conn *c);
 
 #endif

@@ -74,15 +74,25 @@ static int comp_handshake(struct c2s_conn *c, const struct c2s_xml_elem *e)
 		}
 	}
 	c->authed = 1;
-	if (c2s_sess_bind_jid(c, name) < 0) {
+	/* <handshake/> goes out once the router holds the route (c2s_comp_bound) */
+	if (c2s_sess_bind_jid(c, name) < 0 || c2s_rl_bind(c) < 0) {
 		c2s_stream_error(c, "internal-server-error");
 		return C2S_XML_STOP;
 	}
+	return C2S_XML_CONTINUE;
+}
+
+void c2s_comp_bound(struct c2s_conn *c, const char *cond)
+{
+	const char *name = env->components[c->comp].name;
+	if (cond) {
+		log_notice("component route refused by the router", "component=%s condition=%s", name, cond);
+		c2s_stream_error(c, strcmp(cond, "internal-server-error") == 0 ? cond : "not-authorized");
+		return;
+	}
 	c2s_conn_bound(c);
 	(void)c2s_conn_send_str(c, "<handshake/>");
-	c2s_rl_bind(c);
 	log_info("component connected", "component=%s sid=%llu", name, (unsigned long long)c->sid);
-	return C2S_XML_CONTINUE;
 }
 
 /* 1 when jid's domain is name or a subdomain of it. */

@@ -61,6 +61,7 @@ static void conn_destroy(struct c2s_conn *c)
 	}
 	free(c->user);
 	free(c->reg_id);
+	free(c->bind_id);
 	free(c->jid);
 	free(c->presence);
 	buf_free(&c->state);
@@ -243,6 +244,13 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct c2s_conn *c = w->data;
 	if (c->closing) {
 		conn_destroy(c);	/* the client did not take its last bytes in time */
+		return;
+	}
+	if (c->bind_wait) {
+		/* the router neither bound nor refused the route in time (down for that long) */
+		log_warn("no answer from the router to a bind, closing", "sid=%llu jid=%s",
+			 (unsigned long long)c->sid, c->jid);
+		c2s_stream_error(c, "internal-server-error");
 		return;
 	}
 	if (!c->bound) {

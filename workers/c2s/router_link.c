@@ -1,6 +1,7 @@
 /* The c2s side of the stanza link to the router: envelopes out (stanzas, routes, SASL steps),
- * envelopes in (stanzas for our sessions, SASL replies), ROUTE_SYNC when a new router appears,
- * and back-pressure: when the link's window is full, client reads pause; nothing is dropped. */
+ * envelopes in (stanzas for our sessions, SASL replies, answers to binds), ROUTE_SYNC when a new
+ * router appears, and back-pressure: when the link's window is full, client reads pause;
+ * nothing is dropped. A bind completes only on the router's answer, never on our own say-so. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,65 @@ static void route_msg(struct c2s_conn *c, uint8_t kind, int with_presence)
 	buf_free(&body);
 }
 
-void c2s_rl_bind(struct c2s_conn *c) { route_msg(c, XE_ROUTE_BIND, 0); }
 void c2s_rl_unbind(struct c2s_conn *c) { route_msg(c, XE_ROUTE_UNBIND, 0); }
+
+/* ROUTE_BIND under a fresh request id owned by c. Until the router answers, c->bind_wait holds
+ * and c->timer gives it as long as a client has to authenticate; a router restart meanwhile
+ * gets the BIND again (the link replays what the old router did not acknowledge). */
+int c2s_rl_bind(struct c2s_conn *c)
+{
+	struct buf body;
+	buf_init(&body);
+	c2s_sess_req_remove(c);
+	if (++env->next_reqid == 0)
+		env->next_reqid = 1;
+	uint32_t reqid = env->next_reqid;
+	int refuse = c->vh && c->vh->refuse_conflict;
+	int rc = tlv_put_u32(&body, RT_PRIORITY, (uint32_t)c->priority) < 0 ||
+			 tlv_put_u32(&body, RT_CONFLICT, refuse ? 1u : 0u) < 0
+		 ? -1
+		 : c2s_rl_send(XE_ROUTE_BIND, XE_ST_NONE, c->sid, reqid, c->jid, "", body.data, body.len);
+	buf_free(&body);
+	if (rc < 0)
+		return -1;
+	c->reqid = reqid;
+	c2s_sess_req_add(c);
+	c->bind_wait = 1;
+	ev_timer_stop(env->loop, &c->timer);
+	ev_timer_set(&c->timer, (double)env->unauth_timeout, 0.);
+	ev_timer_start(env->loop, &c->timer);
+	return 0;
+}
+
+/* The conditions a router may give for a refused bind; anything else reads as the last. */
+static const char *const bind_conds[] = {"conflict", "not-allowed", "bad-request", "internal-server-error"};
+
+static const char *bind_condition(const struct xe_msg *m)
+{
+	struct tlv t;
+	size_t n = sizeof(bind_conds) / sizeof(bind_conds[0]);
+	if (tlv_find(m->body, m->body_len, RT_CONDITION, &t) == 1)
+		for (size_t i = 0; i < n; i++)
+			if (strlen(bind_conds[i]) == t.len && memcmp(bind_conds[i], t.val, t.len) == 0)
+				return bind_conds[i];
+	return bind_conds[n - 1];
+}
+
+/* The router's answer to a ROUTE_BIND (refused: an XE_ERROR); 0 when reqid names no bind. */
+static int bind_answer(const struct xe_msg *m, int refused)
+{
+	struct c2s_conn *c = c2s_sess_by_reqid(m->reqid);
+	if (!c || !c->bind_wait || c->sid != m->sid)
+		return 0;
+	c2s_sess_req_remove(c);
+	c->bind_wait = 0;
+	const char *cond = refused ? bind_condition(m) : NULL;
+	if (c->component)
+		c2s_comp_bound(c, cond);
+	else
+		c2s_stanza_bound(c, cond);
+	return 1;
+}
 
 static void deliver(const struct xe_msg *m)
 {
@@ -120,23 +178,33 @@ static struct c2s_conn *session_of(const struct xe_msg *m)
 static const char *const router_conditions[] = {"not-authorized", "conflict", "policy-violation",
 						"system-shutdown", NULL};
 
-/* The router ended a session: a component's route went to a newer connection elsewhere, or a
- * client's account was deleted (RT_CONDITION says which stream error closes it). */
+/* The router ended a session: its route went to a newer binding (maybe on another instance:
+ * conflict), or the account was deleted (RT_CONDITION names the stream error). */
 static void route_gone(const struct xe_msg *m)
 {
 	struct c2s_conn *c = session_of(m);
 	struct tlv t;
-	const char *cond = c && c->component ? "conflict" : NULL;
-	if (c && !c->component && tlv_find(m->body, m->body_len, RT_CONDITION, &t) == 1)
+	const char *cond = "conflict";
+	int replaced = 1;	/* no condition named: the route went to a newer binding */
+	if (c && !c->component && tlv_find(m->body, m->body_len, RT_CONDITION, &t) == 1) {
+		cond = NULL;
+		replaced = 0;
 		for (const char *const *k = router_conditions; *k && !cond; k++)
 			if (strlen(*k) == t.len && memcmp(*k, t.val, t.len) == 0)
 				cond = *k;
-	if (!cond) {
+	}
+	if (!c || !cond) {
 		env->cnt.dropped_kind++;
 		return;
 	}
-	log_info(c->component ? "component replaced by a connection elsewhere" : "session ended by the router",
-		 "jid=%s condition=%s", c->jid, cond);
+	if (c->component)
+		log_info("component replaced by a connection elsewhere", "component=%s", c->jid);
+	else if (!replaced)
+		log_info("session ended by the router", "sid=%llu jid=%s condition=%s",
+			 (unsigned long long)c->sid, c->jid, cond);
+	else
+		log_info("session replaced by a bind elsewhere", "sid=%llu jid=%s", (unsigned long long)c->sid,
+			 c->jid);
 	c2s_stream_error(c, cond);
 }
 
@@ -173,7 +241,13 @@ static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, s
 	case XE_ROUTE_SYNC:
 		state_update(&m);
 		break;
+	case XE_ROUTE_BIND:
+		if (!bind_answer(&m, 0))
+			env->cnt.stale_auth++;	/* its stream ended while the router bound it */
+		break;
 	case XE_ERROR:
+		if (m.reqid && bind_answer(&m, 1))
+			break;
 		if (m.reqid)
 			c2s_auth_reply(m.reqid, 1, m.body, m.body_len);
 		else
@@ -197,7 +271,7 @@ static void rl_event(void *arg, struct link *l, int ev)
 		return;
 	size_t n = 0;
 	for (struct c2s_conn *c = env->conns; c; c = c->next) {
-		if (c->bound && !c->closing) {
+		if (c->bound && !c->closing && !c->bind_wait) {	/* a waiting BIND is replayed */
 			route_msg(c, XE_ROUTE_SYNC, 1);
 			n++;
 		}

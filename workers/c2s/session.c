@@ -144,6 +144,16 @@ int c2s_sess_bind_jid(struct c2s_conn *c, const char *jid)
 	return 0;
 }
 
+void c2s_sess_unbind_jid(struct c2s_conn *c)
+{
+	if (!c->bound)
+		return;
+	tab_del(&by_jid, c);
+	c->bound = 0;
+	free(c->jid);
+	c->jid = NULL;
+}
+
 void c2s_sess_remove(struct c2s_conn *c)
 {
 	tab_del(&by_sid, c);

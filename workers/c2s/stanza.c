@@ -98,21 +98,48 @@ static int iq_bind(struct c2s_conn *c, const struct c2s_xml_elem *e)
 			 (unsigned long long)old->sid, (unsigned long long)c->sid);
 		c2s_stream_error(old, "conflict");	/* unbinds it before we bind */
 	}
-	if (c2s_sess_bind_jid(c, jid) < 0) {
-		iq_error(c, e, "wait", "internal-server-error");
-		return C2S_XML_CONTINUE;
-	}
-	c2s_conn_bound(c);
+	/* answered when the router holds the route (c2s_stanza_bound): a stanza from any instance
+	 * sent once the client has its result finds the session */
+	free(c->bind_id);
+	c->bind_id = strdup(e->id);	/* stanza_check: an IQ has an id */
 	c->priority = 0;
-	struct buf inner;
-	buf_init(&inner);
-	if (buf_put_str(&inner, "<bind xmlns='" C2S_NS_BIND "'><jid>") == 0 &&
-	    buf_put_xml_escaped(&inner, jid, strlen(jid)) == 0 &&
-	    buf_put_str(&inner, "</jid></bind>") == 0 && buf_put_u8(&inner, 0) == 0)
-		iq_reply(c, e, "result", (const char *)inner.data);
-	buf_free(&inner);
-	c2s_rl_bind(c);
+	if (!c->bind_id || c2s_sess_bind_jid(c, jid) < 0 || c2s_rl_bind(c) < 0) {
+		c2s_sess_unbind_jid(c);
+		iq_error(c, e, "wait", "internal-server-error");
+		free(c->bind_id);
+		c->bind_id = NULL;
+	}
 	return C2S_XML_CONTINUE;
+}
+
+/* RFC 6120 §8.3.2: the error type that goes with each condition a router may give. */
+static const char *bind_error_type(const char *cond)
+{
+	if (strcmp(cond, "bad-request") == 0)
+		return "modify";
+	return strcmp(cond, "internal-server-error") == 0 ? "wait" : "cancel";
+}
+
+void c2s_stanza_bound(struct c2s_conn *c, const char *cond)
+{
+	struct c2s_xml_elem e = {.id = c->bind_id};	/* the bind IQ, as far as the answer needs it */
+	if (cond) {
+		log_info("bind refused by the router", "sid=%llu jid=%s condition=%s", (unsigned long long)c->sid,
+			 c->jid, cond);
+		c2s_sess_unbind_jid(c);
+		iq_error(c, &e, bind_error_type(cond), cond);
+	} else {
+		c2s_conn_bound(c);
+		struct buf inner;
+		buf_init(&inner);
+		if (buf_put_str(&inner, "<bind xmlns='" C2S_NS_BIND "'><jid>") == 0 &&
+		    buf_put_xml_escaped(&inner, c->jid, strlen(c->jid)) == 0 &&
+		    buf_put_str(&inner, "</jid></bind>") == 0 && buf_put_u8(&inner, 0) == 0)
+			iq_reply(c, &e, "result", (const char *)inner.data);
+		buf_free(&inner);
+	}
+	free(c->bind_id);
+	c->bind_id = NULL;
 }
 
 static int iq_session(struct c2s_conn *c, const struct c2s_xml_elem *e)

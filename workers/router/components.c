@@ -171,6 +171,12 @@ int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m)
 	return 1;
 }
 
+int rtr_comp_holds(const struct rtr_link *l, uint64_t sid, const char *name, size_t len)
+{
+	const struct rtr_comp *k = comp_by_sid(l, sid);
+	return k && strlen(k->name) == len && strncasecmp(k->name, name, len) == 0;
+}
+
 void rtr_comp_free(void)
 {
 	for (unsigned i = 0; i < ncomps; i++)

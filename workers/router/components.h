@@ -7,6 +7,8 @@
 int rtr_comp_route(struct rtr_link *l, const struct xe_msg *m);
 /* A stanza from a component, or to a component's domain or subdomain: handled, returns 1. */
 int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m);
+/* 1 when (l, sid) holds the live route of the component named name. */
+int rtr_comp_holds(const struct rtr_link *l, uint64_t sid, const char *name, size_t len);
 void rtr_comp_free(void);
 
 #endif

@@ -466,6 +466,7 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 	if (!s) {
 		l->bad_envelopes++;
 		log_warn("route with a malformed JID dropped", "link=%s", l->name);
+		rtr_route_answer(l, m, "bad-request");
 		return;
 	}
 	rbuf_init(&r, m->body, m->body_len);
@@ -483,6 +484,7 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 				l->bad_envelopes++;
 		}
 	}
+	rtr_route_answer(l, m, NULL);	/* held: what the hooks send reaches a bound stream */
 	const char *at = strchr(s->full, '@'), *slash = strchr(s->full, '/');
 	struct mod_host *h = rtr_host_find(at + 1, (size_t)(slash - at - 1));
 	if (h) {

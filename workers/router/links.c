@@ -302,8 +302,7 @@ static void on_recv(void *arg, struct link *lk, uint64_t seq, const uint8_t *dat
 		case XE_ROUTE_BIND:
 		case XE_ROUTE_SYNC:
 		case XE_ROUTE_UNBIND:
-			if (!rtr_comp_route(l, &m))
-				rtr_route_event(l, &m);
+			rtr_route_request(l, &m);
 			break;
 		case XE_AUTH_REQ: {
 			int ok = auth_permitted(l, &m);

@@ -119,6 +119,13 @@ int rtr_user_delete(struct mod_host *h, const char *user, void (*cb)(void *arg, 
 /* xmppctl user del, forwarded by the supervisor: answered once the deletion is done. */
 void rtr_ctl(void *arg, const uint8_t *req, size_t len, struct buf *reply);
 
+/* bind.c */
+/* ROUTE_BIND, ROUTE_SYNC, ROUTE_UNBIND from a stream worker: components, the conflict policy,
+ * then the routing table; a BIND is answered once the route is held or refused. */
+void rtr_route_request(struct rtr_link *l, const struct xe_msg *m);
+/* Answers m when it is a BIND that asked for an answer: cond NULL = bound, else refused. */
+void rtr_route_answer(struct rtr_link *l, const struct xe_msg *m, const char *cond);
+
 /* links.c */
 /* Sends an envelope to a link on behalf of env->current (its ack waits for this one). */
 int rtr_send(struct rtr_link *l, const struct xe_msg *m);
