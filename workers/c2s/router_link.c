@@ -136,6 +136,10 @@ static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, s
 	case XE_ROUTE_UNBIND:
 		route_gone(&m);
 		break;
+	case XE_HOST_CAPS:
+		if (c2s_caps_set(m.from, m.from_len, m.body, m.body_len) < 0)
+			env->cnt.bad_envelope++;
+		break;
 	case XE_ERROR:
 		if (m.reqid)
 			c2s_auth_reply(m.reqid, 1, m.body, m.body_len);

@@ -7,6 +7,8 @@
 int rtr_comp_route(struct rtr_link *l, const struct xe_msg *m);
 /* A stanza from a component, or to a component's domain or subdomain: handled, returns 1. */
 int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m);
+/* A stanza the router made for a JID at a connected external component: 1 when sent to it. */
+int rtr_comp_deliver(const struct xe_msg *m);
 void rtr_comp_free(void);
 
 #endif

@@ -34,6 +34,10 @@ static int api_reply(struct mod_event *ev, struct xnode *payload)
 	struct xnode *iq = xnode_new("iq");
 	const char *id = ev->stanza ? xnode_attr(ev->stanza, "id") : NULL;
 	int rc = -1;
+	if (rtr_caps_capture(ev, payload)) {	/* the router asked itself (caps.c) */
+		xnode_free(iq);
+		return 0;
+	}
 	if (iq && xnode_set_attr(iq, "type", "result") == 0 && xnode_set_attr(iq, "id", id ? id : "") == 0 &&
 	    xnode_set_attr(iq, "from", ev->to) == 0 && xnode_set_attr(iq, "to", ev->from) == 0) {
 		if (payload) {
@@ -238,6 +242,11 @@ static int api_send_to_session(struct mod_session *ms, const struct xnode *x)
 	return rc;
 }
 
+static int api_host_is_component(const struct mod_host *h)
+{
+	return h->component;
+}
+
 const struct mod_api rtr_mod_api = {
 	.abi = MOD_ABI,
 	.hook = api_hook,
@@ -280,4 +289,5 @@ const struct mod_api rtr_mod_api = {
 	.iq_request = rtr_mod_iq_request,
 	.each_component = api_each_component,
 	.each_host_session = api_each_host_session,
+	.host_is_component = api_host_is_component,
 };
