@@ -148,3 +148,9 @@ def test_external_component_reaches_internal_one(srv):
     r = c.expect(r"<iq [^>]*id='e2'[^>]*>.*?</iq>").group(0)
     assert_error(r, "service-unavailable", SVC)
     c.close()
+
+
+def test_module_list_of_a_component(srv):
+    out = srv.ctl("module", "list", SVC).stdout.split("\n")
+    assert [m for m in out if m] == ["disco", "ping", "version", "time", "contact_info"]
+    assert srv.ctl("module", "list", "bridge.localhost", check=False).returncode == 1  # external: none
