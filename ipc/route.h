@@ -7,7 +7,8 @@
  * AUTH_REQ / AUTH_REP: c2s ↔ router: reqid is the c2s's; body = storage protocol TLVs (sto.h);
  *   the router forwards them to storage with its own id and maps the reply back.
  * HOST_CAPS: router → c2s, on a new link and when a vhost's modules change: from = the vhost;
- *   body: RT_CAPS_HASH ("sha-1") and RT_CAPS_VER (XEP-0115 ver; empty = no caps). */
+ *   body: RT_CAPS_HASH ("sha-1") and RT_CAPS_VER (XEP-0115 ver; empty = no caps). A new router
+ *   process sends only vhosts that have caps: the c2s forgets all caps when a new router appears. */
 #ifndef XMPPD_ROUTE_H
 #define XMPPD_ROUTE_H
 

@@ -129,3 +129,21 @@ def test_caps_follow_module_changes(srv):
     assert "jabber:iq:version" in {f.get("var") for f in q.findall(f"{{{NS_INFO}}}feature")}
     assert ver == caps_ver(q)
     s.close()
+
+
+def test_no_disco_no_caps(srv):
+    """Without disco#info there is nothing to hash: a new router's features drop <c/>."""
+    pid = srv.worker("router")["pid"]
+    srv.ctl("module", "unload", "disco")
+    wait_for(lambda: srv.worker("router")["pid"] != pid and srv.worker("router")["state"] == "running",
+             what="router restarted")
+
+    def caps_gone():
+        try:
+            s, _, feats = login_features(srv.c2s_port, "alice", "alice-pw")
+        except AssertionError:
+            return False
+        s.close()
+        return "<bind " in feats and "http://jabber.org/protocol/caps" not in feats
+
+    wait_for(caps_gone, timeout=15, step=0.2, what="caps gone from the features")

@@ -56,6 +56,11 @@ int c2s_caps_set(const char *host, size_t host_len, const uint8_t *body, size_t 
 	return 0;
 }
 
+void c2s_caps_clear(void)
+{
+	memset(caps_ver, 0, sizeof(caps_ver));
+}
+
 int c2s_caps_put(struct buf *b, const struct c2s_vhost *vh)
 {
 	size_t i = vh ? (size_t)(vh - env->vhosts) : MAX_VHOSTS;

@@ -162,6 +162,7 @@ static void rl_event(void *arg, struct link *l, int ev)
 	}
 	if (ev != LINK_PEER_NEW)
 		return;
+	c2s_caps_clear();
 	size_t n = 0;
 	for (struct c2s_conn *c = env->conns; c; c = c->next) {
 		if (c->bound && !c->closing) {

@@ -156,7 +156,7 @@ int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m)
 		return from != NULL;	/* a component's stanza needs an address */
 	jid_domain(m->to, m->to_len, &d, &dl);
 	/* a vhost's or internal component's domain is never served by an external component */
-	int ours = rtr_host_find(d, dl) != NULL;
+	int ours = rtr_is_local_domain(d, dl) || rtr_host_find(d, dl);
 	struct rtr_comp *to = ours ? NULL : comp_for_domain(d, dl);
 	if (to) {
 		comp_forward(to->link, to->sid, m);

@@ -484,7 +484,12 @@ void rtr_stanza_from_remote(struct rtr_link *l, const struct xe_msg *m)
 {
 	struct rtr_stanza st = {.m = m};
 	if (m->stype == XE_ST_NONE || m->stype > XE_ST_IQ || !m->to_len || !m->from_len ||
-	    jid_split(m->to, m->to_len, &st.tp) < 0 || !(st.to_host = rtr_host_find(st.tp.domain, st.tp.domain_len))) {
+	    jid_split(m->to, m->to_len, &st.tp) < 0) {
+		l->denied++;
+		return;
+	}
+	st.to_host = rtr_host_find(st.tp.domain, st.tp.domain_len);
+	if (!st.to_host && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len)) {
 		l->denied++;
 		return;
 	}
