@@ -36,7 +36,8 @@ enum slice_tag {
 	SL_MODULE,		/* str, repeated inside a vhost or component group */
 	SL_VHOST_ANONYMOUS = 40,	/* u32 1 = SASL ANONYMOUS offered (c2s) */
 	SL_VHOST_CONFLICT = 41,	/* u32 resource conflict: 0 replace the old session, 1 refuse the new */
-	SL_VHOST_OPTION = 42,	/* str "key=value", repeated: the vhost's module options (router) */
+	SL_VHOST_OPTION = 42,	/* str "key=value", repeated: the vhost's (or internal component's)
+				 * module options (router) */
 	SL_STORAGE_CACHE = 56,	/* str redis URL of the cache in front of every backend (storage) */
 	SL_STORAGE_STORE = 57,	/* nested {SL_STORAGE_STORE_NAME SL_STORAGE_DEFAULT [SL_STORAGE_ARG]
 				 * [SL_VHOST]}, repeated: one store ("*": all) kept in another backend,

@@ -136,6 +136,7 @@ static const char *const xe_kinds[] = {
 	[XE_AUTH_REQ] = "auth-req",	[XE_AUTH_REP] = "auth-rep",
 	[XE_STORE_REQ] = "store-req",	[XE_STORE_REP] = "store-rep",
 	[XE_CTL] = "ctl",		[XE_ERROR] = "error",
+	[XE_HOST_CAPS] = "host-caps",
 };
 
 const char *xe_kind_name(int kind)

@@ -23,7 +23,8 @@ enum xe_kind {
 	XE_STORE_REP,
 	XE_CTL,
 	XE_ERROR,
-	XE_KIND_MAX = XE_ERROR
+	XE_HOST_CAPS,		/* router → c2s: a vhost's XEP-0115 caps for stream features (route.h) */
+	XE_KIND_MAX = XE_HOST_CAPS
 };
 
 enum xe_stanza_type {

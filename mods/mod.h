@@ -1,12 +1,16 @@
 /* The module ABI (ARCHITECTURE §4): what a mods/mod_<name>.so exports and what the router
  * offers it. A module links nothing from the router; it reaches the router only through the
- * struct mod_api it is given, so the ABI is this header alone. Bump MOD_ABI on any change. */
+ * struct mod_api it is given, so the ABI is this header alone. Bump MOD_ABI on any change.
+ * ABI 2 added mod_def.flags and, at the end of mod_api, session_state_set/get, user_delete and
+ * host_is_component; the router still loads ABI 1 modules (it reads no flags from them: they
+ * declare no needs, and they never reach the newer entries). */
 #ifndef XMPPD_MOD_H
 #define XMPPD_MOD_H
 #include <stddef.h>
 #include <stdint.h>
 
 #define MOD_ABI 2
+#define MOD_ABI_MIN 1	/* the oldest ABI the router still loads */
 #define MOD_SYMBOL "xmppd_module"	/* every module exports: const struct mod_def xmppd_module */
 
 /* Handler results: HANDLED stops the chain, PASS goes on to the next (lower priority) handler,
@@ -148,7 +152,13 @@ struct mod_api {
 	 * success the user's sessions are then closed (<not-authorized/>, unavailable presence sent)
 	 * and user-deleted fires with the bare JID. 0 when started (cb will run), -1 when not */
 	int (*user_delete)(struct mod_host *h, const char *user, mod_sto_fn cb, void *arg);
+	/* ABI 2: 1 when h is an internal component (no accounts, sessions or rosters), 0 a vhost */
+	int (*host_is_component)(const struct mod_host *h);
 };
+
+/* mod_def.flags */
+#define MOD_F_USER_HOST 0x1u	/* needs a user domain (accounts, rosters, sessions): never
+				 * loaded on an internal component */
 
 struct mod_def {
 	unsigned abi;			/* MOD_ABI, checked before anything else is read */
@@ -160,6 +170,7 @@ struct mod_def {
 	/* Optional. ctx starts NULL; load may set it. A -1 from load unloads the module again. */
 	int (*load)(struct mod_host *h, const struct mod_api *api, void **ctx);
 	void (*unload)(struct mod_host *h, void *ctx);
+	unsigned flags;			/* ABI 2: MOD_F_*; not read from ABI 1 modules */
 };
 
 #endif

@@ -71,6 +71,7 @@ static int ann_load(struct mod_host *h, const struct mod_api *a, void **ctx)
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "announce",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = ann_hooks,
 	.load = ann_load,

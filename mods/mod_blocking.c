@@ -572,6 +572,7 @@ static const char *const blk_features[] = {NS_BLOCKING, NULL};
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "blocking",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = blk_hooks,
 	.features = blk_features,

@@ -138,8 +138,8 @@ static int cb_on_received(struct mod_event *ev, void *arg)
 {
 	struct cb_ctx *c = arg;
 	const struct xnode *m = ev->stanza;
-	if (ev->origin && (cb_child_ns(m, "received", NS_CARBONS) || cb_child_ns(m, "sent", NS_CARBONS)))
-		return MOD_DENY;	/* §11: only the user's own server sends carbons */
+	if (cb_child_ns(m, "received", NS_CARBONS) || cb_child_ns(m, "sent", NS_CARBONS))
+		return MOD_DENY;	/* §11: only the user's own server sends carbons (never via events) */
 	if (!cb_eligible(m) || !strchr(ev->to, '@'))
 		return MOD_PASS;
 	int full = strchr(ev->to, '/') != NULL;
@@ -265,6 +265,7 @@ static const char *const cb_features[] = {NS_CARBONS, NULL};
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "carbons",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = cb_hooks,
 	.features = cb_features,

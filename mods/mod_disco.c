@@ -1,7 +1,8 @@
 /* XEP-0030 Service Discovery: disco#info of the server lists the identities and features the
  * host's modules registered (and forms other modules add); disco#items of the server lists its
  * components; a node the server does not know is item-not-found. An account's disco#info
- * answers for its owner, or for anyone while the account is online. */
+ * answers for its owner, or for anyone while the account is online. On an internal component
+ * the host is a component (its modules' identities, else component/generic), not a server. */
 #include <stddef.h>
 #include <string.h>
 
@@ -72,14 +73,24 @@ static int mod_disco_finish(struct mod_event *ev, struct mod_disco_fill *f)
 	return MOD_HANDLED;
 }
 
+static void mod_disco_count(void *arg, const char *cat, const char *type, const char *name)
+{
+	(void)cat, (void)type, (void)name;
+	++*(unsigned *)arg;
+}
+
 static int mod_disco_host_info(struct mod_event *ev, void *ctx)
 {
 	(void)ctx;
 	struct mod_disco_fill f;
+	unsigned nid = 0;
 	if (mod_disco_begin(ev, NS_INFO, &f) < 0)
 		return MOD_HANDLED;
 	if (f.q) {
-		mod_disco_identity(&f, "server", "im", "xmppd");
+		if (!f.api->host_is_component(ev->host))
+			mod_disco_identity(&f, "server", "im", "xmppd");
+		else if (f.api->each_identity(ev->host, mod_disco_count, &nid), nid == 0)
+			mod_disco_identity(&f, "component", "generic", NULL);	/* XEP-0030: at least one */
 		f.api->each_identity(ev->host, mod_disco_identity, &f);
 		f.api->each_feature(ev->host, mod_disco_feature, &f);
 		/* XEP-0128 extensions (contact addresses, ...) from the host's other modules */

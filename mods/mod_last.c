@@ -232,6 +232,7 @@ static const char *const mod_last_features[] = {NS_LAST, NULL};
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "last",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = mod_last_hooks,
 	.features = mod_last_features,

@@ -351,6 +351,7 @@ static const char *const off_keys[] = {"offline-limit", NULL};
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "offline",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = off_hooks,
 	.features = off_features,

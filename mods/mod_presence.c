@@ -403,6 +403,7 @@ static void pres_unload(struct mod_host *h, void *ctx)
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "presence",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = pres_hooks,
 	.load = pres_load,

@@ -151,6 +151,7 @@ static const char *const private_features[] = {NS_PRIVATE, NULL};
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "private",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = private_hooks,
 	.features = private_features,

@@ -196,6 +196,7 @@ static const char *const reg_features[] = {NS_REGISTER, NULL};
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "register",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = reg_hooks,
 	.features = reg_features,

@@ -803,6 +803,7 @@ static const char *const roster_features[] = {NS_ROSTER, "urn:xmpp:features:rost
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "roster",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = roster_hooks,
 	.features = roster_features,

@@ -132,6 +132,7 @@ static const char *const vcard_features[] = {NS_VCARD, NULL};
 const struct mod_def xmppd_module = {
 	.abi = MOD_ABI,
 	.name = "vcard",
+	.flags = MOD_F_USER_HOST,	/* accounts and sessions: never on a component */
 	.version = "1",
 	.hooks = vcard_hooks,
 	.features = vcard_features,

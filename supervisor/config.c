@@ -466,6 +466,7 @@ void cfg_free(struct cfg *c)
 			free(k->secret);
 		}
 		cfg_strv_free(k->modules, k->nmodules);
+		cfg_strv_free(k->options, k->noptions);
 	}
 	free(c->components);
 	memset(c, 0, sizeof(*c));

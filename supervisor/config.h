@@ -32,8 +32,10 @@ struct cfg_vhost {
 struct cfg_component {
 	char *name;
 	char *secret;		/* external component (XEP-0114) when set */
-	char **modules;
+	char **modules;		/* internal component (router modules) when set; never with secret */
 	size_t nmodules;
+	char **options;		/* "key=value" for an internal component's modules */
+	size_t noptions;
 };
 
 /* storage { store NAME BACKEND ["arg"] }: one store kept in another backend; inside a vhost

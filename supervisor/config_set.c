@@ -398,6 +398,34 @@ static int cfg_set_cache(struct cfg_parser *p, const struct cfg_directive *d, st
 	return cfg_replace_str(p, &p->cfg->storage_cache, a->v[1].s, a->line);
 }
 
+/* A component is external (secret, XEP-0114) or internal (modules and their options), never
+ * both, whichever order the lines come in. */
+static int cfg_comp_kind_ok(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+{
+	const struct cfg_component *k = &p->cfg->components[p->cur];
+	int secret = strcmp(d->name, "secret") == 0;
+	if (secret ? !(k->nmodules || k->noptions) : !k->secret)
+		return 0;
+	return cfg_fail(p, a->line,
+			"component '%s': %s with %s: a component is either external (secret) or internal "
+			"(modules), never both", k->name, d->name, secret ? "modules" : "a secret");
+}
+
+static int cfg_set_comp_secret(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+{
+	return cfg_comp_kind_ok(p, d, a) < 0 ? -1 : cfg_set_str(p, d, a);
+}
+
+static int cfg_set_comp_modules(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+{
+	return cfg_comp_kind_ok(p, d, a) < 0 ? -1 : cfg_set_list(p, d, a);
+}
+
+static int cfg_set_comp_option(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
+{
+	return cfg_comp_kind_ok(p, d, a) < 0 ? -1 : cfg_set_option(p, d, a);
+}
+
 static int cfg_enter_plain(struct cfg_parser *p, const struct cfg_directive *d, struct cfg_args *a)
 {
 	(void)p, (void)d, (void)a;
@@ -535,11 +563,12 @@ static const struct cfg_directive cfg_directives[] = {
 	{"resource-conflict", CTX_VHOST, 1, 1, 0, 0, cfg_set_choice, FV(resource_conflict), 0, 0, 0,
 	 cfg_conflict_words},
 
-	{"secret", CTX_COMPONENT, 1, 1, 0, 0, cfg_set_str, FC(secret), 0, 0, 0, NULL},
-	{"module", CTX_COMPONENT, 1, ARGS_LINE, 0, 0, cfg_set_list, FC(modules), FC(nmodules), 0, 0,
+	{"secret", CTX_COMPONENT, 1, 1, 0, 0, cfg_set_comp_secret, FC(secret), 0, 0, 0, NULL},
+	{"module", CTX_COMPONENT, 1, ARGS_LINE, 0, 0, cfg_set_comp_modules, FC(modules), FC(nmodules), 0, 0,
 	 NULL},
-	{"modules", CTX_COMPONENT, 1, ARGS_LINE, 0, 0, cfg_set_list, FC(modules), FC(nmodules), 0, 0,
+	{"modules", CTX_COMPONENT, 1, ARGS_LINE, 0, 0, cfg_set_comp_modules, FC(modules), FC(nmodules), 0, 0,
 	 NULL},
+	{"option", CTX_COMPONENT, 2, 2, 0, 0, cfg_set_comp_option, FC(options), FC(noptions), 0, 0, NULL},
 };
 
 const struct cfg_directive *cfg_lookup(const char *name, unsigned ctx, unsigned *elsewhere)

@@ -326,8 +326,12 @@ static void cmd_module(int fd, const struct ctl_req *r)
 			for (size_t m = 0; strcmp(c->vhosts[i].name, r->args[1]) == 0 && m < c->vhosts[i].nmodules; m++)
 				buf_printf(&t, "%s%s\n", c->vhosts[i].modules[m],
 					   module_file_exists(c->vhosts[i].modules[m]) ? "" : " (missing)");
+		/* an internal component's modules (its own list; load/unload change the vhosts') */
+		const struct cfg_component *k = cfg_component_find(c, r->args[1]);
+		for (size_t m = 0; k && m < k->nmodules; m++)
+			buf_printf(&t, "%s%s\n", k->modules[m], module_file_exists(k->modules[m]) ? "" : " (missing)");
 		buf_put_u8(&t, 0);
-		if (!host_known(r->args[1]))
+		if (!host_known(r->args[1]) && !(k && k->nmodules))
 			sup_control_reply(fd, 1, NULL, "no such vhost");
 		else
 			sup_control_reply(fd, 0, (char *)t.data, NULL);

@@ -89,6 +89,9 @@ static int put_vhosts(const struct sup_proc *p, struct buf *out, char *err, size
 		for (size_t m = 0; p->role == ROLE_ROUTER && m < k->nmodules; m++)
 			if (tlv_put_str(out, SL_MODULE, k->modules[m]) < 0)
 				return -1;
+		for (size_t o = 0; p->role == ROLE_ROUTER && k->nmodules && o < k->noptions; o++)
+			if (tlv_put_str(out, SL_VHOST_OPTION, k->options[o]) < 0)
+				return -1;
 	}
 	return 0;
 }

@@ -85,6 +85,8 @@ static int field_str(const struct cfg *c, const char *key, char *out, size_t cap
 			return snprintf(out, cap, "%s", nz(k->secret)), 0;
 		if (!strcmp(dot, ".modules"))
 			return join_list(out, cap, k->modules, k->nmodules), 0;
+		if (!strcmp(dot, ".options"))
+			return join_list(out, cap, k->options, k->noptions), 0;
 		return -1;
 	}
 	struct { const char *k; int type; const void *p; } scal[] = {
@@ -214,8 +216,12 @@ static const struct ok_case ok_cases[] = {
 	 "component \"bridge.localhost\" { secret \"change \\\"me\\\\\" }\n",
 	 {"ncomponents=2", "component.conference.localhost.modules=muc",
 	  "component.bridge.localhost.secret=change \"me\\", "component.conference.localhost.secret=(null)"}},
-	{"component extended", VH "component c.localhost { modules muc pubsub }\ncomponent c.localhost { secret s }\n",
-	 {"ncomponents=1", "component.c.localhost.modules=muc,pubsub", "component.c.localhost.secret=s"}},
+	{"component extended", VH "component c.localhost { modules muc pubsub }\ncomponent c.localhost { option name x }\n",
+	 {"ncomponents=1", "component.c.localhost.modules=muc,pubsub", "component.c.localhost.secret=(null)",
+	  "component.c.localhost.options=name=x"}},
+	{"internal component options", VH "component s.localhost {\n modules disco ping\n option contact-abuse "
+	 "\"mailto:a@b\"\n option contact-abuse \"mailto:c@d\"\n}\n",
+	 {"component.s.localhost.modules=disco,ping", "component.s.localhost.options=contact-abuse=mailto:c@d"}},
 	{"comments and blank lines", "# top\n\nserver { # c\n  loglevel notice # x\n}\n# end\n" VH,
 	 {"loglevel=2"}},
 	{"one-line shape",
@@ -283,6 +289,15 @@ static const struct err_case err_cases[] = {
 	{"bad require-tls", "vhost x { require-tls yes }\n", "t.conf:1: require-tls: expected off|on, got 'yes'"},
 	{"module with slash", "vhost x {\n modules ping ../../evil\n}\n", "t.conf:2: modules: module name '../../evil' may hold only"},
 	{"empty secret", VH "component c.x { secret \"\" }\n", "t.conf:2: secret: empty value"},
+	{"component secret then modules", VH "component c.x {\n secret s\n modules ping\n}\n",
+	 "t.conf:4: component 'c.x': modules with a secret: a component is either external (secret) or internal "
+	 "(modules), never both"},
+	{"component modules then secret", VH "component c.x { module ping }\ncomponent c.x { secret s }\n",
+	 "t.conf:3: component 'c.x': secret with modules: a component is either external"},
+	{"component option with secret", VH "component c.x {\n secret s\n option k v\n}\n",
+	 "t.conf:4: component 'c.x': option with a secret"},
+	{"component option key", VH "component c.x {\n modules ping\n option K v\n}\n",
+	 "t.conf:4: option: key 'K' may hold only"},
 	{"empty path", "vhost x { cert \"\" }\n", "t.conf:1: cert: empty path"},
 	{"nul byte", "server { }\n\0\n" VH, "t.conf:2: unexpected character 0x00"},
 	{"control char in string", "server { rundir \"a\x01\" }\n" VH, "t.conf:1: control character 0x01 in string"},

@@ -199,6 +199,11 @@ int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
 /* The router answered the client's bind: cond NULL = it holds the route, else refused. */
 void c2s_stanza_bound(struct c2s_conn *c, const char *cond);
 
+/* caps.c: each vhost's XEP-0115 caps from the router (XE_HOST_CAPS), put into stream features */
+int c2s_caps_set(const char *host, size_t host_len, const uint8_t *body, size_t len);
+void c2s_caps_clear(void);	/* a new router process: it sends its own */
+int c2s_caps_put(struct buf *b, const struct c2s_vhost *vh);
+
 /* router_link.c */
 int c2s_rl_start(void);
 int c2s_rl_send(uint8_t kind, uint8_t stype, uint64_t sid, uint32_t reqid, const char *from,

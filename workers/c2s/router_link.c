@@ -245,6 +245,10 @@ static void rl_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *p, s
 		if (!bind_answer(&m, 0))
 			env->cnt.stale_auth++;	/* its stream ended while the router bound it */
 		break;
+	case XE_HOST_CAPS:
+		if (c2s_caps_set(m.from, m.from_len, m.body, m.body_len) < 0)
+			env->cnt.bad_envelope++;
+		break;
 	case XE_ERROR:
 		if (m.reqid && bind_answer(&m, 1))
 			break;
@@ -269,6 +273,7 @@ static void rl_event(void *arg, struct link *l, int ev)
 	}
 	if (ev != LINK_PEER_NEW)
 		return;
+	c2s_caps_clear();
 	size_t n = 0;
 	for (struct c2s_conn *c = env->conns; c; c = c->next) {
 		if (c->bound && !c->closing && !c->bind_wait) {	/* a waiting BIND is replayed */

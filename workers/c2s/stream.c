@@ -114,7 +114,7 @@ static int send_features(struct c2s_conn *c)
 						      "</sasl-channel-binding>") < 0);
 	} else {
 		bad = bad || buf_put_str(&b, "<bind xmlns='" C2S_NS_BIND "'/><session xmlns='" C2S_NS_SESSION
-					     "'><optional/></session>") < 0;
+					     "'><optional/></session>") < 0 || c2s_caps_put(&b, c->vh) < 0;
 	}
 	bad = bad || buf_put_str(&b, "</stream:features>") < 0;
 	if (!bad)

@@ -1,10 +1,13 @@
 /* Routes of external components (XEP-0114): stanzas to a component's domain or subdomains go to
- * it, its stanzas must come from inside it, and a reconnecting component replaces the old route. */
+ * it, its stanzas must come from inside it, and a reconnecting component replaces the old route.
+ * What a component sends to a vhost, its users or an internal component goes through the
+ * receiver's events in deliver.c like any stanza from another domain. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "components.h"
+#include "host.h"
 #include "log.h"
 
 #define COMP_MAX 256u
@@ -82,9 +85,10 @@ int rtr_comp_route(struct rtr_link *l, const struct xe_msg *m)
 		}
 		return 1;
 	}
-	if (rtr_is_local_domain(m->from, m->from_len)) {
+	if (rtr_is_local_domain(m->from, m->from_len) || rtr_host_find(m->from, m->from_len)) {
 		l->denied++;
-		log_warn("a component may not take a virtual host's domain", "link=%s", l->name);
+		log_warn("a component may not take a virtual host's or internal component's domain", "link=%s",
+			 l->name);
 		return 1;
 	}
 	if (!k) {
@@ -122,24 +126,16 @@ static void comp_forward(const struct rtr_link *l, uint64_t sid, const struct xe
 	(void)rtr_send((struct rtr_link *)l, &out);
 }
 
-/* From a component to a user of a virtual host: a full JID to its session, a bare JID to the
- * available sessions of the highest non-negative priority (messages) or all of them (presence). */
-static void comp_to_user(const struct xe_msg *m)
+int rtr_comp_deliver(const struct xe_msg *m)
 {
-	if (memchr(m->to, '/', m->to_len)) {
-		const struct rtr_session *s = rtr_session_by_full(m->to, m->to_len);
-		if (s)
-			comp_forward(s->link, s->sid, m);
-		return;
-	}
-	const struct rtr_user *u = rtr_user_find(m->to, m->to_len);
-	int top = -129;
-	for (const struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user)
-		if (s->available && s->priority >= 0 && s->priority > top)
-			top = s->priority;
-	for (const struct rtr_session *s = u ? u->sessions : NULL; s; s = s->next_in_user)
-		if (s->available && (m->stype == XE_ST_PRESENCE || s->priority == top))
-			comp_forward(s->link, s->sid, m);
+	const char *d;
+	size_t dl;
+	jid_domain(m->to, m->to_len, &d, &dl);
+	const struct rtr_comp *k = comp_for_domain(d, dl);
+	if (!k)
+		return 0;
+	comp_forward(k->link, k->sid, m);
+	return 1;
 }
 
 int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m)
@@ -159,15 +155,17 @@ int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m)
 	if (m->to_len == 0)
 		return from != NULL;	/* a component's stanza needs an address */
 	jid_domain(m->to, m->to_len, &d, &dl);
-	struct rtr_comp *to = comp_for_domain(d, dl);
+	/* a vhost's or internal component's domain is never served by an external component */
+	int ours = rtr_is_local_domain(d, dl) || rtr_host_find(d, dl);
+	struct rtr_comp *to = ours ? NULL : comp_for_domain(d, dl);
 	if (to) {
 		comp_forward(to->link, to->sid, m);
 		return 1;
 	}
 	if (!from)
 		return 0;	/* a client's stanza for a user or a host: the usual path */
-	if (rtr_is_local_domain(d, dl) && d != m->to)
-		comp_to_user(m);
+	if (ours)
+		rtr_stanza_from_remote(l, m);
 	return 1;
 }
 

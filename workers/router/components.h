@@ -9,6 +9,8 @@ int rtr_comp_route(struct rtr_link *l, const struct xe_msg *m);
 int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m);
 /* 1 when (l, sid) holds the live route of the component named name. */
 int rtr_comp_holds(const struct rtr_link *l, uint64_t sid, const char *name, size_t len);
+/* A stanza the router made for a JID at a connected external component: 1 when sent to it. */
+int rtr_comp_deliver(const struct xe_msg *m);
 void rtr_comp_free(void);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "components.h"
 #include "host.h"
 #include "log.h"
 #include "route.h"
@@ -106,13 +107,37 @@ static unsigned fan_out(const struct xe_msg *m, const char *bare, size_t blen, e
 	return n;
 }
 
+/* A server-made stanza for a component: the answer to an IQ an internal component's module
+ * sent, or anything for an external component's connection. */
+static int send_to_component(const struct xnode *x, const char *from, const char *to, const struct jid_parts *tp)
+{
+	struct mod_host *h = rtr_host_find(tp->domain, tp->domain_len);
+	struct buf body;
+	if (h && h->component)
+		return strcmp(x->name, "iq") == 0 && rtr_iq_reply_match(h, x, from) ? 0 : -1;
+	buf_init(&body);
+	int rc = xnode_serialize(x, &body) < 0 || strlen(to) > 3071 || (from && strlen(from) > 3071) ? -1 : 0;
+	struct xe_msg out = {.version = XE_VERSION, .kind = XE_STANZA, .stype = (uint8_t)stype_of(x->name),
+			     .flags = XE_F_FROM_SERVER, .from = from, .from_len = (uint16_t)(from ? strlen(from) : 0),
+			     .to = to, .to_len = (uint16_t)strlen(to), .body = body.data,
+			     .body_len = (uint32_t)body.len};
+	if (rc == 0 && out.stype != XE_ST_NONE)
+		rc = rtr_comp_deliver(&out) ? 0 : -1;
+	buf_free(&body);
+	return rc;
+}
+
 /* Serializes x and routes it as the server: from and to are its attributes. */
 static int send_node(const struct xnode *x, const char *from, const char *to)
 {
 	struct jid_parts tp;
 	struct buf body;
 	int rc = -1;
-	if (!to || jid_split(to, strlen(to), &tp) < 0 || !tp.node || !rtr_is_local_domain(tp.domain, tp.domain_len))
+	if (!to || jid_split(to, strlen(to), &tp) < 0)
+		return -1;
+	if (!rtr_is_local_domain(tp.domain, tp.domain_len))
+		return send_to_component(x, from, to, &tp);
+	if (!tp.node)
 		return -1;
 	buf_init(&body);
 	if (xnode_serialize(x, &body) < 0 || strlen(to) > 3071 || (from && strlen(from) > 3071)) {
@@ -189,7 +214,8 @@ int rtr_error_reply_app(const struct xnode *orig, const char *from, const char *
 static void bounce(struct rtr_stanza *st, const char *type, const char *cond)
 {
 	if (st->x)
-		rtr_error_reply(st->x, st->to[0] ? st->to : NULL, st->origin->full, type, cond);
+		rtr_error_reply(st->x, st->to[0] ? st->to : NULL, st->origin ? st->origin->full : st->from, type,
+				cond);
 }
 
 static int fire(struct rtr_stanza *st, struct mod_host *h, const char *name)
@@ -245,6 +271,15 @@ static void offline_or_bounce(struct rtr_stanza *st)
 		bounce(st, "cancel", "service-unavailable");
 }
 
+/* A JID at an internal component that none of its modules took: it has no accounts, so a
+ * message or IQ request is refused; presence and IQ answers are dropped. */
+static void component_default(struct rtr_stanza *st)
+{
+	int it = rtr_iq_type_parse(xnode_attr(st->x, "type"));
+	if (st->m->stype == XE_ST_MESSAGE || (st->m->stype == XE_ST_IQ && (it == RTR_IQ_GET || it == RTR_IQ_SET)))
+		bounce(st, "cancel", "service-unavailable");
+}
+
 /* The §8.5 defaults once no handler took the stanza. */
 static void default_action(struct rtr_stanza *st, struct rtr_session *d)
 {
@@ -252,6 +287,10 @@ static void default_action(struct rtr_stanza *st, struct rtr_session *d)
 	const char *type = xnode_attr(st->x, "type");
 	struct rtr_target t;
 	enum rtr_action a;
+	if (st->to_host && st->to_host->component) {
+		component_default(st);
+		return;
+	}
 	target_of(st->to, st->tp.bare_len, st->tp.resource != NULL, d != NULL, &t);
 	if (m->stype == XE_ST_MESSAGE)
 		a = rtr_rule_message(rtr_msg_type_parse(type), &t);
@@ -308,11 +347,11 @@ static void presence_update(struct rtr_session *s, const struct xnode *x)
 	}
 }
 
-/* A stanza without 'to' or to the server itself. */
+/* A stanza without 'to' (from a local session) or to the server or a component itself. */
 static void to_self_or_host(struct rtr_stanza *st)
 {
 	const struct xe_msg *m = st->m;
-	size_t blen = (size_t)(strchr(st->origin->full, '/') - st->origin->full);
+	size_t blen = st->origin ? (size_t)(strchr(st->origin->full, '/') - st->origin->full) : 0;
 	if (m->stype == XE_ST_PRESENCE && !st->to[0]) {
 		int was = st->origin->available;
 		presence_update(st->origin, st->x);
@@ -338,17 +377,18 @@ static void to_self_or_host(struct rtr_stanza *st)
 	}
 }
 
-static void process_slow(struct rtr_stanza *st)
+/* origin NULL: the sender is not a local session (an external component); 'to' is set then. */
+static void process_slow(struct rtr_stanza *st, struct rtr_link *l)
 {
 	struct rtr_session *d = NULL;
-	const char *own = st->origin->full;
-	size_t own_blen = (size_t)(strchr(own, '/') - own);
+	const char *own = st->origin ? st->origin->full : NULL;
+	size_t own_blen = own ? (size_t)(strchr(own, '/') - own) : 0;
 	st->x = xnode_parse((const char *)st->m->body, st->m->body_len);
 	if (!st->x) {
-		st->origin->link->bad_envelopes++;
+		l->bad_envelopes++;
 		return;
 	}
-	if (!st->to[0] && st->m->stype == XE_ST_IQ) {
+	if (!st->to[0] && own && st->m->stype == XE_ST_IQ) {
 		/* an IQ without 'to' is for the sender's own account (RFC 6120 §10.3.3) */
 		free(st->to);
 		if (!(st->to = strndup(own, own_blen)) || jid_split(st->to, own_blen, &st->tp) < 0)
@@ -363,7 +403,7 @@ static void process_slow(struct rtr_stanza *st)
 		d = rtr_session_by_full(st->to, strlen(st->to));
 		st->dest = "full";
 	} else {
-		int self = st->tp.bare_len == own_blen && strncasecmp(st->to, own, own_blen) == 0;
+		int self = own && st->tp.bare_len == own_blen && strncasecmp(st->to, own, own_blen) == 0;
 		st->dest = self && st->m->stype == XE_ST_IQ ? "self" : "bare";
 	}
 	if (run_events(st) == MOD_PASS)
@@ -411,7 +451,8 @@ void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m)
 			bounce(&st, "modify", "jid-malformed");
 		goto done;
 	}
-	if (m->to_len && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len)) {
+	if (m->to_len && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len) &&
+	    !rtr_comp_host_find(st.tp.domain, st.tp.domain_len)) {
 		if (m->stype != XE_ST_PRESENCE) {
 			st.x = xnode_parse((const char *)m->body, m->body_len);
 			st.to = strndup(m->to, m->to_len);
@@ -428,9 +469,37 @@ void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m)
 	if (st.from && st.to) {
 		if (m->to_len)
 			jid_split(st.to, m->to_len, &st.tp);	/* re-point into the NUL-terminated copy */
-		process_slow(&st);
+		process_slow(&st, l);
 	}
 done:
+	xnode_free(st.x);
+	free(st.from);
+	free(st.to);
+}
+
+/* From an external component (components.c checked its from) to a vhost, one of its users or
+ * an internal component: as from any other domain, no sender-side events; the receiver's
+ * events, then the §8.5 rules (offline storage, carbons, blocking apply). A full JID nobody
+ * hooked is forwarded from the header alone. */
+void rtr_stanza_from_remote(struct rtr_link *l, const struct xe_msg *m)
+{
+	struct rtr_stanza st = {.m = m};
+	if (m->stype == XE_ST_NONE || m->stype > XE_ST_IQ || !m->to_len || !m->from_len ||
+	    jid_split(m->to, m->to_len, &st.tp) < 0) {
+		l->denied++;
+		return;
+	}
+	st.to_host = rtr_host_find(st.tp.domain, st.tp.domain_len);
+	if (!st.to_host && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len)) {
+		l->denied++;
+		return;
+	}
+	if (fast_path(&st))
+		return;
+	st.from = strndup(m->from, m->from_len);
+	st.to = strndup(m->to, m->to_len);
+	if (st.from && st.to && jid_split(st.to, m->to_len, &st.tp) == 0)
+		process_slow(&st, l);
 	xnode_free(st.x);
 	free(st.from);
 	free(st.to);

@@ -26,11 +26,16 @@ struct mod_host {
 	size_t nidentities;
 	char **options;		/* key, value pairs */
 	size_t noptions;
+	int component;		/* an internal component: no accounts, not a user domain */
+	char caps[32];		/* XEP-0115 ver of its disco#info (caps.c), "" when none */
 };
 
 /* modmgr.c */
 struct mod_host *rtr_host_add(const char *name);	/* also the vhost list of rtr_is_local_domain */
 struct mod_host *rtr_host_find(const char *name, size_t len);
+/* An internal component's host: its own bus and modules, never a local user domain. */
+struct mod_host *rtr_comp_host_add(const char *name);
+struct mod_host *rtr_comp_host_find(const char *name, size_t len);	/* internal components only */
 int rtr_host_add_module(struct mod_host *h, const char *name);
 int rtr_host_set_option(struct mod_host *h, const char *key, const char *value);
 int rtr_admin_add(const char *bare);
@@ -56,6 +61,13 @@ int rtr_mod_iq_request(struct mod_host *h, struct xnode *iq, double timeout, mod
 /* 1 when x (a result or error from 'from' to host h) answered a module's request */
 int rtr_iq_reply_match(struct mod_host *h, const struct xnode *x, const char *from);
 void rtr_iq_pending_free(void);
+
+/* caps.c: XEP-0115 caps of the vhosts, for the c2s stream features */
+struct rtr_link;
+int rtr_caps_ver(const struct xnode *query, char *out, size_t cap);	/* §5 ver of a disco#info <query/> */
+void rtr_caps_refresh(void);	/* recomputes from each vhost's disco#info; sends changes to c2s */
+void rtr_caps_send(struct rtr_link *l);	/* every vhost's caps to a new c2s peer */
+int rtr_caps_capture(const struct mod_event *ev, struct xnode *payload);	/* 1: the probe's reply, taken */
 
 /* modstore.c */
 int rtr_mod_store(struct mod_host *h, const struct mod_sto_req *q, mod_sto_fn cb, void *arg);

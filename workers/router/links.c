@@ -175,6 +175,8 @@ static void on_event(void *arg, struct link *lk, int event)
 	(void)lk;
 	log_info(event == LINK_PEER_NEW ? "stream worker connected" : "stream worker gone", "link=%s", l->name);
 	link_reset(l);
+	if (event == LINK_PEER_NEW)
+		rtr_caps_send(l);
 }
 
 static void auth_reply_send(struct auth_call *c, uint8_t kind, const uint8_t *body, size_t len)

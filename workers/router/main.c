@@ -19,10 +19,12 @@ static char *slice_str(const struct tlv *t)
 	return v;
 }
 
-/* Hosts and their module lists; a component group's modules are not the router's yet. */
+/* Hosts and their module lists; a component group with modules is an internal component,
+ * a host of its own that is not a user domain. */
 static void read_slice(const struct wrk_boot *b, uint32_t *nc2s, uint32_t *nhttp)
 {
 	struct mod_host *cur = NULL;
+	const char *comp = NULL;	/* the component group being read, until it has a host */
 	struct rbuf r;
 	struct tlv t;
 	uint32_t u;
@@ -34,15 +36,17 @@ static void read_slice(const struct wrk_boot *b, uint32_t *nc2s, uint32_t *nhttp
 		else if (t.tag == SL_NHTTP)
 			tlv_u32(&t, nhttp);
 		else if (t.tag == SL_VHOST) {
+			comp = NULL;
 			if (!(cur = rtr_host_add(v = slice_str(&t))))
 				fatal("out of memory", "");
 		} else if (t.tag == SL_COMPONENT) {
 			cur = NULL;
 			if (rtr_component_add(v = slice_str(&t)) < 0)
 				fatal("out of memory", "");
+			comp = env->components[env->ncomponents - 1];
 		}
-		else if (t.tag == SL_MODULE && cur) {
-			if (rtr_host_add_module(cur, v = slice_str(&t)) < 0)
+		else if (t.tag == SL_MODULE && (cur || comp)) {
+			if ((!cur && !(cur = rtr_comp_host_add(comp))) || rtr_host_add_module(cur, v = slice_str(&t)) < 0)
 				fatal("out of memory", "");
 		} else if (t.tag == SL_VHOST_REGISTRATION && cur && tlv_u32(&t, &u) == 0) {
 			if (rtr_host_set_option(cur, "registration", u ? "open" : "closed") < 0)
@@ -113,6 +117,7 @@ int main(void)
 	if (rtr_mods_default_dir() < 0)
 		fatal("cannot find the module directory", "");
 	rtr_mods_load_all();
+	rtr_caps_refresh();	/* before the sandbox: OpenSSL may read its configuration once */
 	wrk_sandbox(&boot);
 	open_links(&boot, nc2s, nhttp);
 	wrk_chan_start(env->loop, rtr_ctl, NULL, env);

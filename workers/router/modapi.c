@@ -35,6 +35,10 @@ static int api_reply(struct mod_event *ev, struct xnode *payload)
 	struct xnode *iq = xnode_new("iq");
 	const char *id = ev->stanza ? xnode_attr(ev->stanza, "id") : NULL;
 	int rc = -1;
+	if (rtr_caps_capture(ev, payload)) {	/* the router asked itself (caps.c) */
+		xnode_free(iq);
+		return 0;
+	}
 	if (iq && xnode_set_attr(iq, "type", "result") == 0 && xnode_set_attr(iq, "id", id ? id : "") == 0 &&
 	    xnode_set_attr(iq, "from", ev->to) == 0 && xnode_set_attr(iq, "to", ev->from) == 0) {
 		if (payload) {
@@ -256,6 +260,11 @@ static const void *api_session_state_get(const struct mod_session *ms, const cha
 	return vl ? (const void *)v : "";
 }
 
+static int api_host_is_component(const struct mod_host *h)
+{
+	return h->component;
+}
+
 const struct mod_api rtr_mod_api = {
 	.abi = MOD_ABI,
 	.hook = api_hook,
@@ -301,4 +310,5 @@ const struct mod_api rtr_mod_api = {
 	.session_state_set = api_session_state_set,
 	.session_state_get = api_session_state_get,
 	.user_delete = rtr_user_delete,
+	.host_is_component = api_host_is_component,
 };

@@ -43,17 +43,17 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
-struct mod_host *rtr_host_add(const char *name)
+static struct mod_host *host_new(const char *name, int component)
 {
 	struct mod_host **hv = realloc(env->hosts, (env->nhosts + 1) * sizeof(*hv));
-	char **vv = realloc(env->vhosts, (env->nvhosts + 1) * sizeof(char *));
+	char **vv = component ? NULL : realloc(env->vhosts, (env->nvhosts + 1) * sizeof(char *));
 	if (hv)
 		env->hosts = hv;
 	if (vv)
 		env->vhosts = vv;
 	struct mod_host *h = calloc(1, sizeof(*h));
-	if (!hv || !vv || !h || !(h->name = strdup(name)) || !(h->bus = rtr_bus_new()) ||
-	    !(vv[env->nvhosts] = strdup(name))) {
+	if (!hv || (!component && !vv) || !h || !(h->name = strdup(name)) || !(h->bus = rtr_bus_new()) ||
+	    (!component && !(vv[env->nvhosts] = strdup(name)))) {
 		if (h) {
 			free(h->name);
 			rtr_bus_free(h->bus);
@@ -61,9 +61,20 @@ struct mod_host *rtr_host_add(const char *name)
 		free(h);
 		return NULL;
 	}
-	env->nvhosts++;
+	h->component = component;
+	env->nvhosts += !component;
 	hv[env->nhosts++] = h;
 	return h;
+}
+
+struct mod_host *rtr_host_add(const char *name)
+{
+	return host_new(name, 0);
+}
+
+struct mod_host *rtr_comp_host_add(const char *name)
+{
+	return host_new(name, 1);
 }
 
 struct mod_host *rtr_host_find(const char *name, size_t len)
@@ -72,6 +83,12 @@ struct mod_host *rtr_host_find(const char *name, size_t len)
 		if (strlen(env->hosts[i]->name) == len && strncasecmp(env->hosts[i]->name, name, len) == 0)
 			return env->hosts[i];
 	return NULL;
+}
+
+struct mod_host *rtr_comp_host_find(const char *name, size_t len)
+{
+	struct mod_host *h = rtr_host_find(name, len);
+	return h && h->component ? h : NULL;
 }
 
 int rtr_host_add_module(struct mod_host *h, const char *name)
@@ -190,7 +207,7 @@ static struct rtr_modlib *lib_open(const char *name)
 		return NULL;
 	}
 	const struct mod_def *def = dlsym(dl, MOD_SYMBOL);
-	if (!def || def->abi != MOD_ABI || !def->name || strcmp(def->name, name) != 0) {
+	if (!def || def->abi < MOD_ABI_MIN || def->abi > MOD_ABI || !def->name || strcmp(def->name, name) != 0) {
 		log_err("module has no matching definition", "module=%s abi=%u want=%u", name, def ? def->abi : 0,
 			MOD_ABI);
 		dlclose(dl);
@@ -235,6 +252,11 @@ int rtr_mod_load(struct mod_host *h, const char *name)
 	if (inst_find(h, name))
 		return 0;
 	struct rtr_modlib *l = lib_open(name);
+	if (l && h->component && l->def->abi >= 2 && (l->def->flags & MOD_F_USER_HOST)) {
+		log_err("module needs a user domain (accounts, rosters, sessions): not loaded on a component",
+			"host=%s module=%s", h->name, name);
+		l = NULL;
+	}
 	struct rtr_modinst *m = l ? calloc(1, sizeof(*m)) : NULL;
 	if (!m) {
 		rtr_fire_lifecycle(h, "module-error", name);

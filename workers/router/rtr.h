@@ -89,6 +89,8 @@ int rtr_is_local_domain(const char *d, size_t len);
 
 /* deliver.c */
 void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m);
+/* From a sender that is not a local session (an external component): receiver events, rules. */
+void rtr_stanza_from_remote(struct rtr_link *l, const struct xe_msg *m);
 void rtr_route_event(struct rtr_link *l, const struct xe_msg *m);
 void rtr_session_gone(struct rtr_session *s);	/* fires resource-unbind; routes.c calls it */
 struct xnode;

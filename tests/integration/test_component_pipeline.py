@@ -1,0 +1,136 @@
+"""Stanzas from an external component (XEP-0114) to local users go through the router's
+receiver-side events and the RFC 6121 rules like those of any other domain: a message to an
+offline user is stored offline, a blocked component domain is blocked, carbons copy its
+messages, an IQ to a bare JID is answered by the server, and errors find their way back."""
+import hashlib
+import re
+
+import pytest
+
+from c2s_raw import Raw, header
+from harness import DOMAIN, Server, free_port
+
+COMP = "comp.localhost"
+SECRET = "s3cret"
+STANZA_ERR = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+@pytest.fixture(scope="module")
+def srv():
+    port = free_port()
+    s = Server(extra=f"""
+listen component "127.0.0.1:{port}"
+component "{COMP}" {{ secret "{SECRET}" }}
+vhost "{DOMAIN}" {{ modules roster presence offline blocking carbons disco ping }}
+""")
+    s.comp_port = port
+    s.start()
+    for u in ("alice", "bob", "carol", "dave"):
+        s.add_user(u, f"{u}-pw")
+    yield s
+    s.cleanup()
+
+
+def component(srv):
+    c = Raw(srv.comp_port)
+    c.send(header(to=COMP, ns="jabber:component:accept", version=None))
+    sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
+    c.send("<handshake>" + hashlib.sha1((sid + SECRET).encode()).hexdigest() + "</handshake>")
+    c.expect(r"<handshake/>")
+    return c
+
+
+def user(srv, who, res="u", presence=True):
+    a = Raw(srv.c2s_port)
+    a.login(who, f"{who}-pw", res)
+    if presence:
+        a.send("<presence/>")
+    return a
+
+
+def sync(a, iid):
+    """A round trip to the server: everything the server sent a before it has arrived."""
+    a.send(f"<iq type='get' to='{DOMAIN}' id='{iid}'><ping xmlns='urn:xmpp:ping'/></iq>")
+    a.expect(rf"<iq [^>]*id='{iid}'")
+
+
+def test_offline_user_gets_it_later(srv):
+    c = component(srv)
+    c.send(f"<message from='bot@{COMP}' to='bob@{DOMAIN}' id='off1' type='chat'><body>while away</body></message>")
+    c.send(f"<message from='bot@{COMP}' to='bob@{DOMAIN}/gone' id='off2' type='chat'><body>to a gone one</body></message>")
+    c.send(f"<iq type='get' from='{COMP}' to='{DOMAIN}' id='cs1'><ping xmlns='urn:xmpp:ping'/></iq>")
+    r = c.expect(r"<iq [^>]*id='cs1'[^>]*/>").group(0)  # the component reaches the server itself
+    assert "type='result'" in r and f"from='{DOMAIN}'" in r and f"to='{COMP}'" in r
+    assert "id='off1'" not in c.buf  # stored, not bounced
+    b = user(srv, "bob", "late")
+    for mid, body in (("off1", "while away"), ("off2", "to a gone one")):
+        m = b.expect(rf"<message [^>]*id='{mid}'[^>]*>.*?</message>").group(0)
+        assert f"from='bot@{COMP}'" in m and f"<body>{body}</body>" in m and "urn:xmpp:delay" in m
+    b.close()
+    c.close()
+
+
+def test_blocked_component_domain(srv):
+    c = component(srv)
+    a = user(srv, "alice", "b")
+    a.send(f"<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='{COMP}'/></block></iq>")
+    a.expect(r"<iq [^>]*id='blk'")
+    c.send(f"<message from='bot@{COMP}' to='alice@{DOMAIN}' id='bm1' type='chat'><body>spam</body></message>")
+    c.send(f"<message from='bot@{COMP}' to='alice@{DOMAIN}/b' id='bm2' type='chat'><body>spam</body></message>")
+    c.send(f"<iq type='get' from='bot@{COMP}' to='alice@{DOMAIN}/b' id='bq1'><query xmlns='jabber:iq:version'/></iq>")
+    for mid in ("bm1", "bm2"):
+        m = c.expect(rf"<message [^>]*id='{mid}'[^>]*>.*?</message>").group(0)
+        assert "type='error'" in m and f"<service-unavailable xmlns='{STANZA_ERR}'/>" in m
+    r = c.expect(r"<iq [^>]*id='bq1'[^>]*>.*?</iq>").group(0)
+    assert "type='error'" in r and f"<service-unavailable xmlns='{STANZA_ERR}'/>" in r
+    sync(a, "s1")
+    assert "spam" not in a.buf and "bq1" not in a.buf
+    a.send(f"<iq type='set' id='unblk'><unblock xmlns='urn:xmpp:blocking'><item jid='{COMP}'/></unblock></iq>")
+    a.expect(r"<iq [^>]*id='unblk'")
+    c.send(f"<message from='bot@{COMP}' to='alice@{DOMAIN}' id='bm3' type='chat'><body>welcome</body></message>")
+    a.expect(r"<message [^>]*id='bm3'[^>]*>.*?<body>welcome</body>")
+    a.close()
+    c.close()
+
+
+def test_carbons_copy_component_messages(srv):
+    c = component(srv)
+    one, two = user(srv, "carol", "one"), user(srv, "carol", "two")
+    for r in (one, two):
+        r.send("<iq type='set' id='cen'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+        r.expect(r"<iq [^>]*id='cen'")
+    c.send(f"<message from='bot@{COMP}' to='carol@{DOMAIN}/one' id='cb1' type='chat'><body>copied</body></message>")
+    m = one.expect(r"<message [^>]*id='cb1'[^>]*>.*?</message>").group(0)
+    assert "<body>copied</body>" in m and "urn:xmpp:carbons:2" not in m
+    cc = two.expect(r"<message [^>]*>\s*<received xmlns='urn:xmpp:carbons:2'>.*?</received>\s*</message>").group(0)
+    assert f"from='carol@{DOMAIN}'" in cc and f"from='bot@{COMP}'" in cc and "<body>copied</body>" in cc
+    # a forged carbon from the component is refused, not delivered
+    c.send(f"<message from='bot@{COMP}' to='carol@{DOMAIN}/one' id='fake' type='chat'>"
+           f"<received xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>"
+           f"<message from='x@{DOMAIN}' to='carol@{DOMAIN}' type='chat'><body>forged</body></message>"
+           f"</forwarded></received></message>")
+    e = c.expect(r"<message [^>]*id='fake'[^>]*>.*?</error></message>").group(0)
+    assert "type='error'" in e and f"<not-allowed xmlns='{STANZA_ERR}'/>" in e
+    sync(one, "s2")
+    assert "forged" not in one.buf
+    one.close()
+    two.close()
+    c.close()
+
+
+def test_iq_to_bare_jid_answered_by_server(srv):
+    c = component(srv)
+    d = user(srv, "dave", "r")
+    c.send(f"<iq type='get' from='bot@{COMP}' to='dave@{DOMAIN}' id='bare1'><query xmlns='jabber:iq:version'/></iq>")
+    r = c.expect(r"<iq [^>]*id='bare1'[^>]*>.*?</iq>").group(0)
+    assert "type='error'" in r and f"<service-unavailable xmlns='{STANZA_ERR}'/>" in r
+    assert f"from='dave@{DOMAIN}'" in r and f"to='bot@{COMP}'" in r
+    # to the full JID it reaches the resource, and the answer goes back to the component
+    c.send(f"<iq type='get' from='bot@{COMP}' to='dave@{DOMAIN}/r' id='full1'><query xmlns='jabber:iq:version'/></iq>")
+    q = d.expect(r"<iq [^>]*id='full1'[^>]*>.*?</iq>").group(0)
+    assert f"from='bot@{COMP}'" in q
+    d.send(f"<iq type='result' to='bot@{COMP}' id='full1'><query xmlns='jabber:iq:version'><name>x</name></query></iq>")
+    r = c.expect(r"<iq [^>]*id='full1'[^>]*>.*?</iq>").group(0)
+    assert "type='result'" in r and f"from='dave@{DOMAIN}/r'" in r
+    d.close()
+    c.close()
