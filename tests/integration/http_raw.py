@@ -137,10 +137,10 @@ def frame(opcode, payload=b"", fin=True, mask=True, rsv=0, length=None):
 class WS(Conn):
     """A WebSocket client connection after a successful xmpp handshake."""
 
-    def __init__(self, port, **kw):
+    def __init__(self, port, extra="", **kw):
         super().__init__(port, **kw)
         key = ws_key()
-        self.send(ws_request(key))
+        self.send(ws_request(key, extra=extra))
         self.handshake = self.read_response()
         assert self.handshake.status == 101, self.handshake
         assert self.handshake.header("sec-websocket-accept") == ws_accept(key)
@@ -175,3 +175,107 @@ class WS(Conn):
                 return code, p[2:].decode("utf-8", "replace"), texts
             if op == 1:
                 texts.append(p.decode())
+
+
+# ---- XMPP over WebSocket (RFC 7395) ----
+
+NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
+
+
+class WSX(WS):
+    """An XMPP stream over a WebSocket: one text message per element out; what comes in is kept
+    as a text of all messages so far, searched like c2s_raw.Raw (and its SASL helpers work)."""
+
+    def __init__(self, port, **kw):
+        super().__init__(port, **kw)
+        self.text = ""
+        self.messages = []
+        self.close_code = None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = frame(1, data)
+        super().send(data)
+
+    def pump(self, deadline):
+        """Reads one frame into text; False once the server closed."""
+        if self.close_code is not None:
+            return False
+        try:
+            op, fin, p = self.read_frame(max(0.05, deadline - time.monotonic()))
+        except (socket.timeout, TimeoutError):
+            return True
+        except (EOFError, ConnectionResetError, OSError):
+            self.close_code = -1
+            return False
+        if op == 1:
+            t = p.decode()
+            self.messages.append(t)
+            self.text += t
+        elif op == 8:
+            self.close_code = struct.unpack("!H", p[:2])[0] if len(p) >= 2 else 1005
+            return False
+        elif op == 9:
+            super().send(frame(10, p))
+        return True
+
+    def expect(self, pattern, timeout=5.0):
+        import re
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern, re.S)
+        while True:
+            m = rx.search(self.text)
+            if m:
+                self.text = self.text[m.end():]
+                return m
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no {pattern!r} within {timeout}s; got {self.text[-600:]!r}")
+            if not self.pump(deadline):
+                m = rx.search(self.text)
+                if m:
+                    self.text = self.text[m.end():]
+                    return m
+                raise AssertionError(f"closed ({self.close_code}) before {pattern!r}; got {self.text[-600:]!r}")
+
+    def open(self, to="localhost", version="1.0"):
+        self.send(f"<open xmlns='{NS_FRAMING}' to='{to}' version='{version}'/>")
+        self.expect(r"<open [^>]*/>")
+        return self.expect(r"<stream:features[^>]*>.*?</stream:features>")
+
+    def wait_closed(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.pump(deadline):
+                return self.close_code
+        return None
+
+    def stream_error(self, cond, timeout=5.0):
+        """The stream error, then <close/>, then the WebSocket close 1000 (RFC 7395 §3.6)."""
+        self.expect(rf"<stream:error [^>]*><{cond} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+                    timeout)
+        self.expect(rf"<close xmlns='{NS_FRAMING}'/>", timeout)
+        assert self.wait_closed(timeout) == 1000, self.close_code
+
+    # the SASL and bind helpers of c2s_raw.Raw need only send() and expect()
+    def sasl_result(self, timeout=10.0):
+        from c2s_raw import Raw
+        return Raw.sasl_result(self, timeout)
+
+    def auth_scram(self, user, password, mech="SCRAM-SHA-1", **kw):
+        from c2s_raw import Raw
+        return Raw.auth_scram(self, user, password, mech, **kw)
+
+    def auth_plain(self, user, password):
+        from c2s_raw import Raw
+        return Raw.auth_plain(self, user, password)
+
+    def bind(self, resource=None):
+        from c2s_raw import Raw
+        return Raw.bind(self, resource)
+
+    def login(self, user, password, resource="web", mech="SCRAM-SHA-1"):
+        self.open()
+        res = self.auth_scram(user, password, mech)
+        assert res[0] == "success", res
+        self.open()
+        return self.bind(resource)

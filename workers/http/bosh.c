@@ -111,8 +111,8 @@ static void bosh_terminate(struct http_conn *c, const struct http_req *r, int st
 
 static int bosh_host_known(const char *to)
 {
-	for (size_t i = 0; i < env->conf.nvhosts; i++)
-		if (strcasecmp(env->conf.vhosts[i].name, to) == 0)
+	for (size_t i = 0; i < henv->conf.nvhosts; i++)
+		if (strcasecmp(henv->conf.vhosts[i].name, to) == 0)
 			return 1;
 	return 0;
 }

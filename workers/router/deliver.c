@@ -461,6 +461,15 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 			rtr_session_unbind(s);
 		return;
 	}
+	s = m->kind == XE_ROUTE_BIND ? rtr_session_by_full(m->from, m->from_len) : NULL;
+	if (s && (s->link != l || s->sid != m->sid)) {
+		/* the same full JID on another stream (maybe another worker): that stream is told,
+		 * and ends with a conflict stream error (RFC 6120 §7.7.2.2) */
+		struct xe_msg gone = {.version = XE_VERSION, .kind = XE_ROUTE_UNBIND, .sid = s->sid,
+				      .from = s->full, .from_len = (uint16_t)strlen(s->full), .to = "",
+				      .body = (const uint8_t *)"", .body_len = 0};
+		(void)rtr_send(s->link, &gone);
+	}
 	s = rtr_session_bind(l, m->sid, m->from, m->from_len);
 	if (!s) {
 		l->bad_envelopes++;

@@ -103,16 +103,19 @@ static void deliver(const struct xe_msg *m)
 		(void)c2s_conn_send(c, m->body, m->body_len);
 }
 
-/* The router gave a component's route to a newer connection on another worker. */
+/* The router gave a component's or a session's route to a newer binding on another worker. */
 static void route_gone(const struct xe_msg *m)
 {
 	struct c2s_conn *c = c2s_sess_by_sid(m->sid);
-	if (!c || !c->component || !c->bound || c->closing || strlen(c->jid) != m->from_len ||
+	if (!c || !c->bound || c->closing || strlen(c->jid) != m->from_len ||
 	    memcmp(c->jid, m->from, m->from_len) != 0) {
 		env->cnt.dropped_kind++;
 		return;
 	}
-	log_info("component replaced by a connection elsewhere", "component=%s", c->jid);
+	if (c->component)
+		log_info("component replaced by a connection elsewhere", "component=%s", c->jid);
+	else
+		log_info("session replaced by a newer binding elsewhere", "sid=%llu", (unsigned long long)c->sid);
 	c2s_stream_error(c, "conflict");
 }
 
@@ -181,7 +184,7 @@ static const struct link_ops rl_ops = {.recv = rl_recv, .event = rl_event, .acke
 int c2s_rl_start(void)
 {
 	char name[64], url[PATH_MAX + 16];
-	snprintf(name, sizeof(name), "c2s.%u.sock", env->boot.instance);
+	snprintf(name, sizeof(name), "%s.%u.sock", env->boot.role, env->boot.instance);
 	wrk_ipc_url(&env->boot, name, url, sizeof(url));
 	struct link_opts o = {.replay = 1, .auto_ack = 1};
 	env->link = link_dial(env->loop, url, &o, &rl_ops, NULL);
