@@ -117,6 +117,7 @@ int ws_accept_key(const char *key, size_t n, char out[29]);
 
 /* ---- the worker ---- */
 struct c2s_conn;
+struct bosh_req;
 struct http_vhost {
 	char *name;
 	SSL_CTX *tls;
@@ -158,6 +159,7 @@ struct http_conn {
 	/* WebSocket state */
 	struct ws_msg msg;
 	struct c2s_conn *xs;		/* the XMPP stream over this WebSocket, NULL before <open/> */
+	struct bosh_req *bosh;		/* the BOSH request this connection waits to answer, or NULL */
 };
 
 struct http_listener {
@@ -229,6 +231,8 @@ void http_wsx_message(struct http_conn *c, const uint8_t *p, size_t n);
 int http_wsx_blocked(const struct http_conn *c);	/* input waits (SASL delay, rate, router) */
 void http_wsx_free(struct http_conn *c);		/* the WebSocket is gone */
 void http_wsx_shutdown(struct http_conn *c);	/* system-shutdown stream error */
+/* Appends one element the engine wrote, made standalone (xmlns, xmlns:stream on its first tag). */
+int http_xmpp_put_standalone(struct buf *b, const void *p, size_t n);
 /* The engine's part of the worker: after the sandbox, the router link and the limit sweep. */
 void http_wsx_start(void);
 /* web.c */
@@ -242,6 +246,8 @@ int http_proxy_trusted(const uint8_t addr[16]);
 /* The client address of a request: the peer, or with a trusted peer the rightmost untrusted
  * X-Forwarded-For entry. */
 void http_client_ip(struct http_conn *c, const struct http_req *r);
+/* 1 when the request came over TLS, or from a trusted proxy that says X-Forwarded-Proto: https. */
+int http_request_secure(const struct http_conn *c, const struct http_req *r);
 /* tls.c */
 SSL_CTX *http_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);
 int http_tls_begin(struct http_conn *c);

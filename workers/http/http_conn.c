@@ -7,12 +7,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bosh.h"
 #include "http.h"
 #include "log.h"
 
 static void conn_free(struct http_conn *c)
 {
 	http_wsx_free(c);
+	bosh_sess_conn_gone(c);
 	ev_io_stop(henv->loop, &c->rio);
 	ev_io_stop(henv->loop, &c->wio);
 	ev_timer_stop(henv->loop, &c->timer);
@@ -98,7 +100,7 @@ static void conn_expect(struct http_conn *c, const struct http_req *r)
 static void conn_requests(struct http_conn *c)
 {
 	c->stalled = 0;
-	while (c->mode == HTTP_MODE_HTTP && !c->closing && !c->dead && c->in.len > 0 &&
+	while (c->mode == HTTP_MODE_HTTP && !c->closing && !c->dead && c->in.len > 0 && !c->bosh &&
 	       c->out.len < HTTP_OUT_PAUSE) {
 		struct http_req r;
 		if (!c->req_started)
@@ -122,8 +124,8 @@ static void conn_requests(struct http_conn *c)
 		http_client_ip(c, &r);
 		http_route(c, &r, c->in.data + r.head_len, (size_t)r.content_length);
 		c->requests++;
-		if (c->mode == HTTP_MODE_HTTP && !r.keep_alive)
-			http_conn_close_after_flush(c);
+		if (c->mode == HTTP_MODE_HTTP && !r.keep_alive && !c->bosh)
+			http_conn_close_after_flush(c);	/* a held BOSH request closes with its answer */
 		buf_consume(&c->in, r.head_len + (size_t)r.content_length);
 		c->req_started = c->body_from = 0;
 		if (c->mode == HTTP_MODE_WS && c->in.len > 0)
@@ -180,6 +182,10 @@ static void conn_arm(struct http_conn *c)
 	if (!c->closing && c->out.len < HTTP_OUT_PAUSE && !(c->mode == HTTP_MODE_WS && http_wsx_blocked(c)) &&
 	    (c->stalled || (c->ssl && c->tls_up && SSL_pending(c->ssl) > 0)))
 		ev_feed_event(henv->loop, &c->rio, EV_READ);
+	if (c->bosh && !c->closing) {
+		ev_timer_stop(henv->loop, &c->timer);	/* a held BOSH request: the session's clocks decide */
+		return;
+	}
 	if (c->closing || c->mode != HTTP_MODE_HTTP)
 		return;
 	if (c->in.len > 0 && c->req_started) {

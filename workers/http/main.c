@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bosh.h"
 #include "c2s.h"
 #include "ctl.h"
 #include "http.h"
@@ -78,6 +79,7 @@ static void http_stop(void *arg)
 	static ev_timer tick;	/* lives until exit */
 	static double deadline;
 	henv->stopping = 1;
+	bosh_sess_shutdown();	/* held requests get the sessions' terminate answers */
 	for (unsigned i = 0; i < henv->nlisteners; i++) {
 		ev_io_stop(henv->loop, &henv->listeners[i].io);
 		close(henv->listeners[i].io.fd);
@@ -102,8 +104,9 @@ static void http_ctl(void *arg, const uint8_t *req, size_t len, struct buf *repl
 {
 	(void)arg, (void)req, (void)len;
 	char text[256];
-	int n = snprintf(text, sizeof(text), "http.%u connections=%u files=%zu streams=%zu unknown_sid=%llu\n",
-			 henv->boot.instance, henv->nconns, henv->nfiles, env->nconns,
+	int n = snprintf(text, sizeof(text),
+			 "http.%u connections=%u files=%zu streams=%zu bosh_sessions=%zu unknown_sid=%llu\n",
+			 henv->boot.instance, henv->nconns, henv->nfiles, env->nconns, bosh_sess_count(),
 			 (unsigned long long)env->cnt.unknown_sid);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = 0;

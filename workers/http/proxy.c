@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "log.h"
@@ -88,6 +89,14 @@ static int xff_entry(const char *p, size_t n, uint8_t addr[16])
 		return -1;
 	memcpy(addr, c.addr, 16);
 	return 0;
+}
+
+int http_request_secure(const struct http_conn *c, const struct http_req *r)
+{
+	if (c->ssl)
+		return 1;
+	const struct http_field *f = http_field_get(r, "x-forwarded-proto");
+	return f && http_proxy_trusted(c->addr) && f->value_len == 5 && strncasecmp(f->value, "https", 5) == 0;
 }
 
 void http_client_ip(struct http_conn *c, const struct http_req *r)

@@ -55,10 +55,7 @@ void http_ws_upgrade(struct http_conn *c, const struct http_req *r)
 	http_respond(c, r, 101, NULL, extra, NULL, 0);
 	c->mode = HTTP_MODE_WS;
 	c->msg.max = henv->conf.body_max + WS_MSG_SLACK;
-	size_t xl;
-	const char *xp = field_value(r, "x-forwarded-proto", &xl);
-	c->secure = c->ssl != NULL ||
-		    (http_proxy_trusted(c->addr) && xp && xl == 5 && strncasecmp(xp, "https", 5) == 0);
+	c->secure = http_request_secure(c, r);
 	http_conn_timer(c, WS_PING_INTERVAL);
 	log_info("websocket open", "ip=%s tls=%d", c->ip, c->ssl != NULL);
 }

@@ -115,10 +115,19 @@ static int put_standalone(struct buf *b, const char *p, size_t n, const char *de
 	return buf_put(b, p, at) < 0 || buf_put_str(b, decl) < 0 || buf_put(b, p + at, n - at) < 0 ? -1 : 0;
 }
 
-static int wsx_send(struct c2s_conn *x, const void *data, size_t n)
+int http_xmpp_put_standalone(struct buf *b, const void *data, size_t n)
+{
+	const char *p = data;
+	if (n > 8 && memcmp(p, "<stream:", 8) == 0)
+		return put_standalone(b, p, n, " xmlns:stream='" C2S_NS_STREAMS "'", "xmlns:stream=");
+	if (n > 1 && p[0] == '<' && p[1] != '/' && p[1] != '?')
+		return put_standalone(b, p, n, " xmlns='" C2S_NS_CLIENT "'", "xmlns=");
+	return buf_put(b, p, n);
+}
+
+static int wsx_send(struct c2s_conn *x, const void *p, size_t n)
 {
 	struct http_conn *hc = hc_of(x);
-	const char *p = data;
 	if (x->closing || !hc || hc->closing || hc->dead)
 		return -1;
 	if (hc->out.len + n > env->out_max) {
@@ -129,13 +138,7 @@ static int wsx_send(struct c2s_conn *x, const void *data, size_t n)
 	}
 	struct buf b;
 	buf_init(&b);
-	int rc;
-	if (n > 8 && memcmp(p, "<stream:", 8) == 0)
-		rc = put_standalone(&b, p, n, " xmlns:stream='" C2S_NS_STREAMS "'", "xmlns:stream=");
-	else if (n > 1 && p[0] == '<' && p[1] != '/' && p[1] != '?')
-		rc = put_standalone(&b, p, n, " xmlns='" C2S_NS_CLIENT "'", "xmlns=");
-	else
-		rc = buf_put(&b, p, n);
+	int rc = http_xmpp_put_standalone(&b, p, n);
 	if (rc == 0)
 		http_ws_text(hc, b.data, b.len);
 	buf_free(&b);
