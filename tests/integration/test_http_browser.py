@@ -109,7 +109,7 @@ async def browser_chat(srv, url, shot, user, peer_name, text_in, text_out):
 TRANSPORTS = [("", "websocket", "websocket stream"), ("?transport=bosh", "bosh", "bosh session")]
 
 
-@pytest.mark.parametrize("query,name,logged", TRANSPORTS[:1], ids=[t[1] for t in TRANSPORTS[:1]])
+@pytest.mark.parametrize("query,name,logged", TRANSPORTS, ids=[t[1] for t in TRANSPORTS])
 def test_web_client_chats_with_a_tcp_client(web_server, query, name, logged):
     srv = web_server
     user = f"web{name}"
@@ -132,4 +132,6 @@ def test_web_client_chats_with_a_tcp_client(web_server, query, name, logged):
         assert wss == [f"wss://localhost:{srv.https_port}/xmpp-websocket"], seen["websockets"]
     else:
         assert not wss, seen["websockets"]
+        binds = [st for st, u in seen["requests"] if u.endswith("/http-bind")]
+        assert len(binds) >= 3 and set(binds) == {200}, binds  # creation, SASL, long polls
     assert logged in srv.log_text()
