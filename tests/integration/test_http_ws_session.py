@@ -61,6 +61,29 @@ def test_login_restart_bind_roster(srv):
     assert "websocket stream" in srv.log_text()
 
 
+@pytest.mark.parametrize("mech", ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS"])
+def test_scram_plus_on_the_https_listener(srv, mech):
+    """The WebSocket's own TLS session is bound to (RFC 5929 tls-server-end-point), as on c2s."""
+    from c2s_raw import endpoint_binding
+    ws = WSX(srv.https_port, tls=True)
+    try:
+        f = ws.open().group(0)
+        assert f"<mechanism>{mech}</mechanism>" in f
+        assert "<channel-binding type='tls-server-end-point'/>" in f and "<channel-binding type='tls-exporter'/>" in f
+        cb = endpoint_binding(ws.sock)
+        assert ws.auth_scram("alice", "pw", mech, cbtype="tls-server-end-point", cbdata=cb)[0] == "success"
+        assert ws.open() and ws.bind("plus") == "alice@localhost/plus"
+    finally:
+        ws.close()
+    ws = WSX(srv.https_port, tls=True)  # another connection's view of the binding fails
+    try:
+        ws.open()
+        res = ws.auth_scram("alice", "pw", mech, cbtype="tls-server-end-point", cbdata=b"\0" * 32)
+        assert res == ("failure", "not-authorized"), res
+    finally:
+        ws.close()
+
+
 def test_messages_and_presence_with_a_tcp_client(srv):
     async def scenario():
         bob = harness.Client("bob@localhost/tcp", "pw")

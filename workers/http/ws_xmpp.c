@@ -10,6 +10,7 @@
 #include "c2s.h"
 #include "http.h"
 #include "log.h"
+#include "tlsctx.h"
 
 #define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
 #define WS_MAX_ATTR 1024u
@@ -193,6 +194,16 @@ static int wsx_end(struct c2s_conn *x)
 	return wsx_send(x, WS_CLOSE_TAG, sizeof(WS_CLOSE_TAG) - 1);
 }
 
+/* Over the https listener the WebSocket has its own TLS session, so -PLUS can bind to it; behind a
+ * proxy the TLS session is the proxy's and there is none to bind to. */
+static int wsx_cbinding(struct c2s_conn *x, int type, uint8_t *out, size_t cap)
+{
+	struct http_conn *hc = hc_of(x);
+	if (!hc || !hc->ssl || !hc->tls_up || (type != C2S_CB_EXPORTER && type != C2S_CB_ENDPOINT))
+		return -1;
+	return tls_channel_binding(hc->ssl, type == C2S_CB_EXPORTER, out, cap);
+}
+
 static const struct c2s_conn_ops ws_ops = {
 	.send = wsx_send,
 	.close = wsx_close,
@@ -201,6 +212,18 @@ static const struct c2s_conn_ops ws_ops = {
 	.header = wsx_header,
 	.end = wsx_end,
 	.name = "ws",
+};
+
+/* The same on the https listener, where -PLUS is offered. */
+static const struct c2s_conn_ops wss_ops = {
+	.send = wsx_send,
+	.close = wsx_close,
+	.hold = wsx_hold,
+	.wake = wsx_wake,
+	.header = wsx_header,
+	.end = wsx_end,
+	.cbinding = wsx_cbinding,
+	.name = "wss",
 };
 
 /* ---- the stream's life ---- */
@@ -216,7 +239,7 @@ static void wsx_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static struct c2s_conn *wsx_new(struct http_conn *hc)
 {
 	struct c2s_conn *x = calloc(1, sizeof(*x));
-	if (!x || c2s_conn_setup(x, &ws_ops, hc, wsx_timer_cb) < 0) {
+	if (!x || c2s_conn_setup(x, hc->ssl ? &wss_ops : &ws_ops, hc, wsx_timer_cb) < 0) {
 		free(x);
 		return NULL;
 	}
