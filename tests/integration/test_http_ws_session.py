@@ -242,3 +242,37 @@ def test_binary_frames_still_refused(srv):
         assert ws.wait_closed() == 1003
     finally:
         ws.close()
+
+
+def test_engine_clocks_over_websocket_and_bosh():
+    """The engine's timers run for web streams as for c2s: the unauthenticated timeout, and a
+    server ping (XEP-0199) on a quiet bound session, whose silence ends it."""
+    from http_raw import BOSH
+    s = harness.Server(http=True, https=True, extra="limits { ping-interval 1s  unauth-timeout 2s }")
+    try:
+        s.start()
+        s.add_user("alice", "pw")
+        idle = WSX(s.https_port, tls=True)
+        idle.open()  # and no SASL: the unauthenticated timeout ends it
+        good, dead = ws_login(s, "alice", "good"), ws_login(s, "alice", "dead")
+        m = good.expect(r"<iq type='get' id='([^']+)' to='alice@localhost/good' from='localhost'[^>]*>"
+                        r"<ping xmlns='urn:xmpp:ping'/></iq>", timeout=5)
+        good.send(f"<iq type='result' id='{m.group(1)}' to='localhost'/>")
+        dead.expect(r"<ping xmlns='urn:xmpp:ping'/>", timeout=5)  # and never answers
+        dead.stream_error("connection-timeout", timeout=5)
+        idle.stream_error("connection-timeout", timeout=5)
+        good.send("<iq type='get' id='still'><ping xmlns='urn:xmpp:ping'/></iq>")
+        good.expect(r"<iq[^>]*id='still'")
+        b = BOSH(s.https_port, wait=2)
+        try:
+            b.login("alice", "pw", "bosh")
+            m = b.expect(r"<iq type='get' id='([^']+)' to='alice@localhost/bosh'[^>]*><ping xmlns='urn:xmpp:ping'/>",
+                         timeout=6)
+            b.send(f"<iq type='result' id='{m.group(1)}' to='localhost'/>")
+            assert not b.terminated
+        finally:
+            b.close()
+        for w in (good, dead, idle):
+            w.close()
+    finally:
+        s.cleanup()
