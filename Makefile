@@ -6,7 +6,7 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wst
            -Wmissing-prototypes -Wvla -Wimplicit-fallthrough -fno-common -Wno-format-zero-length
 HARDEN   = -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS  ?= $(HARDEN)
-ALLCFLAGS = $(WARN) $(CFLAGS) -I. -Icommon -Iipc -Iworkers/runtime -MMD -MP
+ALLCFLAGS = $(WARN) $(CFLAGS) -I. -Icommon -Iipc -Iworkers/runtime -Iworkers/stream -MMD -MP
 LDFLAGS ?= -pie -Wl,-z,relro,-z,now,-z,noexecstack
 BASE_LIBS = -lssl -lcrypto -lcap -lpthread
 LIBS     = -lnng -lev -lexpat -lseccomp -lidn $(BASE_LIBS)
@@ -21,11 +21,12 @@ LIB_common  = $(BUILD)/libcommon.a
 LIB_runtime = $(BUILD)/libruntime.a
 LIB_sup     = $(BUILD)/libsup.a
 LIB_c2s     = $(BUILD)/libc2s.a
+LIB_stream  = $(BUILD)/libstream.a
 LIB_http    = $(BUILD)/libhttp.a
 LIB_router  = $(BUILD)/librouter.a
 LIB_storage = $(BUILD)/libstorage.a
 LIB_ctl     = $(BUILD)/libctl.a
-ROLE_LIBS = $(LIB_sup) $(LIB_c2s) $(LIB_http) $(LIB_router) $(LIB_storage) $(LIB_ctl)
+ROLE_LIBS = $(LIB_sup) $(LIB_c2s) $(LIB_http) $(LIB_stream) $(LIB_router) $(LIB_storage) $(LIB_ctl)
 
 STORAGE_LIBS = -lpq -lhiredis $(shell pkg-config --libs libmongoc-1.0 2>/dev/null)
 STORAGE_CFLAGS = $(shell pkg-config --cflags libmongoc-1.0 libpq 2>/dev/null)
@@ -56,15 +57,18 @@ $(eval $(call mklib,$(LIB_runtime),$(RUNTIME_SRC)))
 $(eval $(call mklib,$(LIB_sup),$(call role_src,supervisor)))
 $(eval $(call mklib,$(LIB_c2s),$(call role_src,workers/c2s)))
 $(eval $(call mklib,$(LIB_http),$(call role_src,workers/http)))
+# The XMPP stream engine (negotiation, SASL, bind, stanzas, router link) that c2s (TCP) and
+# http (WebSocket, BOSH) share; each links it with its own transport.
+$(eval $(call mklib,$(LIB_stream),$(wildcard workers/stream/*.c)))
 $(eval $(call mklib,$(LIB_router),$(call role_src,workers/router)))
 $(eval $(call mklib,$(LIB_storage),$(call role_src,workers/storage)))
 $(eval $(call mklib,$(LIB_ctl),$(call role_src,xmppctl)))
 
 $(BUILD)/xmppd: $(call obj,supervisor/main.c) $(LIB_sup) $(LIB_common)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lev $(BASE_LIBS)
-$(BUILD)/xmppd-c2s: $(call obj,workers/c2s/main.c) $(LIB_c2s) $(LIB_runtime) $(LIB_common)
+$(BUILD)/xmppd-c2s: $(call obj,workers/c2s/main.c) $(LIB_c2s) $(LIB_stream) $(LIB_runtime) $(LIB_common)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
-$(BUILD)/xmppd-http: $(call obj,workers/http/main.c) $(LIB_http) $(LIB_runtime) $(LIB_common)
+$(BUILD)/xmppd-http: $(call obj,workers/http/main.c) $(LIB_http) $(LIB_stream) $(LIB_runtime) $(LIB_common)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/xmppd-router: $(call obj,workers/router/main.c) $(LIB_router) $(LIB_runtime) $(LIB_common)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -ldl

@@ -116,8 +116,7 @@ int sup_slice_build(const struct sup_proc *p, struct buf *out, char *err, size_t
 	case ROLE_HTTP:
 		rc |= tlv_put_u32(out, SL_UNAUTH_TIMEOUT, c->unauth_timeout);
 		rc |= tlv_put_u32(out, SL_CONN_PER_IP, c->conn_per_ip);
-		if (p->role == ROLE_C2S)
-			rc |= tlv_put_u32(out, SL_C2S_REGS_PER_IP, c->regs_per_ip);
+		rc |= tlv_put_u32(out, SL_C2S_REGS_PER_IP, c->regs_per_ip);
 		rc |= tlv_put_u64(out, SL_C2S_RATE, c->c2s_rate);
 		rc |= tlv_put_u32(out, SL_C2S_DEPTH, c->stanza_depth) | tlv_put_u32(out, SL_C2S_ATTRS, c->stanza_attrs);
 		rc |= tlv_put_u64(out, SL_C2S_OUTBUF, c->out_buffer) | tlv_put_u32(out, SL_C2S_PING, c->ping_interval);

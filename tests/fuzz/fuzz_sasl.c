@@ -7,7 +7,7 @@
 
 #include "sto.h"
 #include "tlv.h"
-#include "workers/c2s/sasl.h"
+#include "workers/stream/sasl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "workers/c2s/xml.h"
+#include "workers/stream/xml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,6 +3,7 @@ exactly the bytes a test names and parse exactly what comes back, so every error
 import base64
 import hashlib
 import os
+import re
 import socket
 import ssl
 import struct
@@ -137,10 +138,10 @@ def frame(opcode, payload=b"", fin=True, mask=True, rsv=0, length=None):
 class WS(Conn):
     """A WebSocket client connection after a successful xmpp handshake."""
 
-    def __init__(self, port, **kw):
+    def __init__(self, port, extra="", **kw):
         super().__init__(port, **kw)
         key = ws_key()
-        self.send(ws_request(key))
+        self.send(ws_request(key, extra=extra))
         self.handshake = self.read_response()
         assert self.handshake.status == 101, self.handshake
         assert self.handshake.header("sec-websocket-accept") == ws_accept(key)
@@ -175,3 +176,217 @@ class WS(Conn):
                 return code, p[2:].decode("utf-8", "replace"), texts
             if op == 1:
                 texts.append(p.decode())
+
+
+# ---- XMPP over WebSocket (RFC 7395) ----
+
+NS_FRAMING = "urn:ietf:params:xml:ns:xmpp-framing"
+
+
+class WSX(WS):
+    """An XMPP stream over a WebSocket: one text message per element out; what comes in is kept
+    as a text of all messages so far, searched like c2s_raw.Raw (and its SASL helpers work)."""
+
+    def __init__(self, port, **kw):
+        super().__init__(port, **kw)
+        self.text = ""
+        self.messages = []
+        self.close_code = None
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = frame(1, data)
+        super().send(data)
+
+    def pump(self, deadline):
+        """Reads one frame into text; False once the server closed."""
+        if self.close_code is not None:
+            return False
+        try:
+            op, fin, p = self.read_frame(max(0.05, deadline - time.monotonic()))
+        except (socket.timeout, TimeoutError):
+            return True
+        except (EOFError, ConnectionResetError, OSError):
+            self.close_code = -1
+            return False
+        if op == 1:
+            t = p.decode()
+            self.messages.append(t)
+            self.text += t
+        elif op == 8:
+            self.close_code = struct.unpack("!H", p[:2])[0] if len(p) >= 2 else 1005
+            return False
+        elif op == 9:
+            super().send(frame(10, p))
+        return True
+
+    def expect(self, pattern, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern, re.S)
+        while True:
+            m = rx.search(self.text)
+            if m:
+                self.text = self.text[m.end():]
+                return m
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no {pattern!r} within {timeout}s; got {self.text[-600:]!r}")
+            if not self.pump(deadline):
+                m = rx.search(self.text)
+                if m:
+                    self.text = self.text[m.end():]
+                    return m
+                raise AssertionError(f"closed ({self.close_code}) before {pattern!r}; got {self.text[-600:]!r}")
+
+    def open(self, to="localhost", version="1.0"):
+        self.send(f"<open xmlns='{NS_FRAMING}' to='{to}' version='{version}'/>")
+        self.expect(r"<open [^>]*/>")
+        return self.expect(r"<stream:features[^>]*>.*?</stream:features>")
+
+    def wait_closed(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.pump(deadline):
+                return self.close_code
+        return None
+
+    def stream_error(self, cond, timeout=5.0):
+        """The stream error, then <close/>, then the WebSocket close 1000 (RFC 7395 §3.6)."""
+        self.expect(rf"<stream:error [^>]*><{cond} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+                    timeout)
+        self.expect(rf"<close xmlns='{NS_FRAMING}'/>", timeout)
+        assert self.wait_closed(timeout) == 1000, self.close_code
+
+    # the SASL and bind helpers of c2s_raw.Raw need only send() and expect()
+    def sasl_result(self, timeout=10.0):
+        from c2s_raw import Raw
+        return Raw.sasl_result(self, timeout)
+
+    def auth_scram(self, user, password, mech="SCRAM-SHA-1", **kw):
+        from c2s_raw import Raw
+        return Raw.auth_scram(self, user, password, mech, **kw)
+
+    def auth_plain(self, user, password):
+        from c2s_raw import Raw
+        return Raw.auth_plain(self, user, password)
+
+    def bind(self, resource=None):
+        from c2s_raw import Raw
+        return Raw.bind(self, resource)
+
+    def login(self, user, password, resource="web", mech="SCRAM-SHA-1"):
+        self.open()
+        res = self.auth_scram(user, password, mech)
+        assert res[0] == "success", res
+        self.open()
+        return self.bind(resource)
+
+
+# ---- XMPP over BOSH (XEP-0124, XEP-0206) ----
+
+NS_HTTPBIND = "http://jabber.org/protocol/httpbind"
+NS_XBOSH = "urn:xmpp:xbosh"
+
+
+def bosh_post(conn, body, host="localhost", extra=""):
+    """One POST /http-bind on conn; returns the Response (held answers take up to `wait`)."""
+    b = body.encode() if isinstance(body, str) else body
+    conn.send(b"POST /http-bind HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml; charset=utf-8\r\n%s"
+              b"Content-Length: %d\r\n\r\n" % (host.encode(), extra.encode(), len(b)) + b)
+    return conn.read_response(timeout=40)
+
+
+class BOSH:
+    """A BOSH session driven one request at a time (hold=1): each request waits for output or
+    for `wait`; what the bodies carried is kept as one text, searched like c2s_raw.Raw, so its
+    SASL helpers work. Requests go over a keep-alive connection (a new one when it closed)."""
+
+    def __init__(self, port, tls=True, wait=2, hold=1, to="localhost", rid=None, ack=False, **kw):
+        self.port, self.tls, self.kw = port, tls, kw
+        self.conn = None
+        self.rid = rid if rid is not None else int.from_bytes(os.urandom(4), "big") + 1000
+        self.text = ""
+        self.bodies = []
+        self.terminated = None
+        ackattr = " ack='1'" if ack else ""
+        r = self.post(f"<body xmlns='{NS_HTTPBIND}' xmlns:xmpp='{NS_XBOSH}' to='{to}' rid='{self.rid}' "
+                      f"wait='{wait}' hold='{hold}' ver='1.11' xmpp:version='1.0' xml:lang='en' "
+                      f"content='text/xml; charset=utf-8'{ackattr}/>")
+        self.created = r
+        m = re.search(r"sid='([0-9a-f]+)'", r.body.decode())
+        self.sid = m.group(1) if m else None
+
+    def connection(self):
+        if self.conn is None:
+            self.conn = Conn(self.port, tls=self.tls, **self.kw)
+        return self.conn
+
+    def post(self, body):
+        for attempt in range(2):
+            try:
+                r = bosh_post(self.connection(), body)
+                break
+            except (EOFError, ConnectionResetError, BrokenPipeError):
+                self.conn = None
+                if attempt:
+                    raise
+        if r.header("connection") == "close":
+            self.conn = None
+        text = r.body.decode()
+        self.bodies.append(text)
+        m = re.match(r"<body[^>]*?(/>|>(.*)</body>)$", text, re.S)
+        if m and m.group(2):
+            self.text += m.group(2)
+        t = re.search(r"type='terminate'[^>]*condition='([a-z-]+)'|condition='([a-z-]+)'[^>]*type='terminate'", text)
+        if t:
+            self.terminated = t.group(1) or t.group(2)
+        return r
+
+    def body(self, payload="", attrs=""):
+        self.rid += 1
+        return f"<body xmlns='{NS_HTTPBIND}' xmlns:xmpp='{NS_XBOSH}' sid='{self.sid}' rid='{self.rid}'{attrs}>{payload}</body>"
+
+    def send(self, payload, attrs=""):
+        return self.post(self.body(payload, attrs))
+
+    def expect(self, pattern, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern, re.S)
+        while True:
+            m = rx.search(self.text)
+            if m:
+                self.text = self.text[m.end():]
+                return m
+            if self.terminated or time.monotonic() >= deadline:
+                raise AssertionError(f"no {pattern!r} (terminated={self.terminated}); got {self.text[-600:]!r}")
+            self.send("")  # a long poll
+
+    def restart(self):
+        self.send("", " xmpp:restart='true' to='localhost' xml:lang='en'")
+        return self.expect(r"<stream:features[^>]*>.*?</stream:features>")
+
+    def sasl_result(self, timeout=10.0):
+        from c2s_raw import Raw
+        return Raw.sasl_result(self, timeout)
+
+    def auth_scram(self, user, password, mech="SCRAM-SHA-1", **kw):
+        from c2s_raw import Raw
+        return Raw.auth_scram(self, user, password, mech, **kw)
+
+    def bind(self, resource=None):
+        from c2s_raw import Raw
+        return Raw.bind(self, resource)
+
+    def login(self, user, password, resource="bosh", mech="SCRAM-SHA-1"):
+        self.expect(r"<stream:features[^>]*>.*?</stream:features>")
+        res = self.auth_scram(user, password, mech)
+        assert res[0] == "success", res
+        self.restart()
+        return self.bind(resource)
+
+    def terminate(self, payload=""):
+        return self.send(payload, " type='terminate'")
+
+    def close(self):
+        if self.conn:
+            self.conn.close()
+            self.conn = None

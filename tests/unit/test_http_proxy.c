@@ -12,7 +12,7 @@
 
 #include "workers/http/http.h"
 
-struct http_env *env;	/* the worker's env, here a test fixture */
+struct http_env *henv;	/* the worker's http env, here a test fixture */
 
 static const struct cidr_case {
 	const char *cidr, *addr;
@@ -79,7 +79,7 @@ static void test_forwarded_for(void **state)
 {
 	(void)state;
 	static struct http_env e;
-	env = &e;
+	henv = &e;
 	assert_int_equal(http_cidr_parse("127.0.0.1", &e.conf.proxies[0]), 0);
 	assert_int_equal(http_cidr_parse("10.0.0.0/8", &e.conf.proxies[1]), 0);
 	e.conf.nproxies = 2;
@@ -101,7 +101,7 @@ static void test_forwarded_for(void **state)
 			fail();
 		}
 	}
-	env = NULL;
+	henv = NULL;
 }
 
 int main(void)

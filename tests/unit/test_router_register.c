@@ -129,10 +129,23 @@ static void test_refused_ops_never_reach_storage(void **state)
 	}
 }
 
-static void test_create_from_http_link_refused(void **state)
+/* Web clients register like TCP clients (the http worker runs the same stream engine); a link
+ * of any other name never creates an account. */
+static void test_create_from_http_link_reaches_storage(void **state)
 {
 	(void)state;
 	snprintf(env->links[0].name, sizeof(env->links[0].name), "http.0");
+	send_account_op(STO_OP_ACCOUNT_CREATE, "localhost", 21);
+	assert_int_equal(rp_run_until(&t.ngot, 1, 5.0), 0);
+	assert_int_equal(t.nstored, 1);
+	assert_int_equal(t.got_kind, XE_AUTH_REP);
+	assert_int_equal(t.got_reqid, 21);
+}
+
+static void test_create_from_other_link_refused(void **state)
+{
+	(void)state;
+	snprintf(env->links[0].name, sizeof(env->links[0].name), "other.0");
 	send_account_op(STO_OP_ACCOUNT_CREATE, "localhost", 21);
 	assert_int_equal(rp_run_until(&t.ngot, 1, 5.0), 0);
 	assert_int_equal(t.got_kind, XE_ERROR);
@@ -144,7 +157,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_open_host_reaches_storage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_ops_never_reach_storage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_from_http_link_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_from_http_link_reaches_storage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_from_other_link_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,9 +14,9 @@
 
 #include "sto.h"
 #include "tlv.h"
-#include "workers/c2s/sasl.h"
+#include "workers/stream/sasl.h"
 
-int c2s_jid_prep(const char *in, char *out, size_t cap);	/* workers/c2s/c2s.h */
+int c2s_jid_prep(const char *in, char *out, size_t cap);	/* workers/stream/c2s.h */
 
 #define RFC_CFIRST "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"
 #define RFC_SNONCE "3rfcNHYJY1ZVvWVs7j"

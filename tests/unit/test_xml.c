@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "workers/c2s/xml.h"
+#include "workers/stream/xml.h"
 #include "xlimits.h"
 
 #define HDR "<?xml version='1.0'?><stream:stream xmlns='jabber:client' " \

@@ -1,5 +1,6 @@
-/* Client connections of c2s: accept, non-blocking reads into the XML parser, buffered writes,
- * TLS handshakes on the loop, timeouts, pausing and closing. A bad client closes only itself. */
+/* The TCP transport of the stream engine (c2s): accept, non-blocking reads into the XML parser,
+ * buffered writes, TLS handshakes on the loop, timeouts, pausing and closing. A bad client closes
+ * only itself. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +14,7 @@
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static const struct c2s_conn_ops tcp_ops;
 
 static void set_active(ev_io *w, int on)
 {
@@ -46,45 +48,18 @@ static void conn_destroy(struct c2s_conn *c)
 	}
 	ev_io_stop(env->loop, &c->rio);
 	ev_io_stop(env->loop, &c->wio);
-	ev_timer_stop(env->loop, &c->timer);
-	ev_timer_stop(env->loop, &c->delay);
-	ev_timer_stop(env->loop, &c->rtimer);
-	c2s_lim_addr_release(c);
+	c2s_conn_teardown(c);
 	c2s_tls_end(c);
 	if (c->fd >= 0)
 		close(c->fd);
-	c2s_xml_free(c->xml);
 	buf_free(&c->out);
-	if (c->scram) {
-		c2s_scram_clear(c->scram);
-		free(c->scram);
-	}
-	free(c->user);
-	free(c->reg_id);
-	free(c->bind_id);
-	free(c->jid);
-	free(c->presence);
-	buf_free(&c->state);
-	free(c->stream_id);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		env->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	env->nconns--;
 	free(c);
 }
 
-void c2s_conn_close(struct c2s_conn *c, int graceful)
+static void conn_close(struct c2s_conn *c, int graceful)
 {
 	if (!c->closing) {
-		c->closing = 1;
-		if (c->bound)
-			c2s_rl_unbind(c);
-		c2s_auth_abandon(c);
-		c2s_sess_remove(c);
-		ev_timer_stop(env->loop, &c->timer);
+		c2s_conn_end_session(c);
 		if (graceful) {
 			ev_timer_set(&c->timer, C2S_CLOSE_LINGER, 0.);
 			ev_timer_start(env->loop, &c->timer);
@@ -117,7 +92,7 @@ static int conn_flush(struct c2s_conn *c)
 	return 0;
 }
 
-int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n)
+static int conn_send(struct c2s_conn *c, const void *p, size_t n)
 {
 	if (c->closing)
 		return -1;
@@ -144,9 +119,7 @@ int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n)
 	return 0;
 }
 
-int c2s_conn_send_str(struct c2s_conn *c, const char *s) { return c2s_conn_send(c, s, strlen(s)); }
-
-void c2s_conn_hold(struct c2s_conn *c, int on)
+static void conn_hold(struct c2s_conn *c, int on)
 {
 	c->held = on ? 1 : 0;
 	if (c->in_read || c->closing)
@@ -156,7 +129,7 @@ void c2s_conn_hold(struct c2s_conn *c, int on)
 		ev_feed_event(env->loop, &c->rio, EV_READ);	/* input may wait in TLS or the socket */
 }
 
-void c2s_conn_start_tls(struct c2s_conn *c)
+static void conn_start_tls(struct c2s_conn *c)
 {
 	c->tls = C2S_TLS_PENDING;	/* the handshake starts once <proceed/> is on the wire */
 }
@@ -246,48 +219,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_destroy(c);	/* the client did not take its last bytes in time */
 		return;
 	}
-	if (c->bind_wait) {
-		/* the router neither bound nor refused the route in time (down for that long) */
-		log_warn("no answer from the router to a bind, closing", "sid=%llu jid=%s",
-			 (unsigned long long)c->sid, c->jid);
-		c2s_stream_error(c, "internal-server-error");
-		return;
-	}
-	if (!c->bound) {
-		c2s_stream_error(c, "connection-timeout");
-		return;
-	}
-	/* a bound session: silence for a ping interval earns a ping, a second one the close */
-	if (c->active) {
-		c->active = 0;
-		c->ping_out = 0;
-	} else if (c->ping_out) {
-		log_info("no answer to a server ping", "sid=%llu", (unsigned long long)c->sid);
-		c2s_stream_error(c, "connection-timeout");
-		return;
-	} else {
-		struct buf b;
-		buf_init(&b);
-		if (buf_printf(&b, "<iq type='get' id='xmppd-ping-%llu' to='", (unsigned long long)c->sid) == 0 &&
-		    buf_put_xml_escaped(&b, c->jid, strlen(c->jid)) == 0 &&
-		    buf_printf(&b, "' from='%s'><ping xmlns='" C2S_NS_PING "'/></iq>", c->vh->name) == 0)
-			(void)c2s_conn_send(c, b.data, b.len);
-		buf_free(&b);
-		c->ping_out = 1;
-	}
-	ev_timer_set(&c->timer, (double)env->ping_interval, 0.);
-	ev_timer_start(env->loop, &c->timer);
-}
-
-void c2s_conn_bound(struct c2s_conn *c)
-{
-	c2s_lim_addr_release(c);
-	ev_timer_stop(env->loop, &c->timer);
-	if (c->component)
-		return;	/* components answer pings of their own; dead ones show as write errors */
-	c->active = 0;
-	ev_timer_set(&c->timer, (double)env->ping_interval, 0.);
-	ev_timer_start(env->loop, &c->timer);
+	c2s_conn_idle(c);
 }
 
 static void conn_addr(struct c2s_conn *c, const struct sockaddr_storage *ss)
@@ -303,8 +235,7 @@ static void conn_addr(struct c2s_conn *c, const struct sockaddr_storage *ss)
 static void conn_new(int fd, int direct_tls, int component, const struct sockaddr_storage *ss)
 {
 	struct c2s_conn *c = calloc(1, sizeof(*c));
-	struct c2s_xml_limits lim = {env->stanza_size, env->max_depth, env->max_attrs};
-	if (!c || !(c->xml = c2s_xml_new(&lim, &c2s_stream_ops, c))) {
+	if (!c || c2s_conn_setup(c, &tcp_ops, NULL, conn_timer_cb) < 0) {
 		free(c);
 		close(fd);
 		return;
@@ -312,23 +243,11 @@ static void conn_new(int fd, int direct_tls, int component, const struct sockadd
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
-	c->sid = ++env->next_sid;
 	ev_io_init(&c->rio, conn_io_cb, fd, EV_READ);
 	ev_io_init(&c->wio, conn_io_cb, fd, EV_WRITE);
-	ev_timer_init(&c->timer, conn_timer_cb, (double)env->unauth_timeout, 0.);
-	ev_init(&c->delay, NULL);
-	ev_init(&c->rtimer, NULL);
 	conn_addr(c, ss);
 	c->component = component ? 1 : 0;
-	c->comp = -1;
-	c->rio.data = c->wio.data = c->timer.data = c->delay.data = c;
-	c->next = env->conns;
-	if (env->conns)
-		env->conns->prev = c;
-	env->conns = c;
-	env->nconns++;
-	c2s_sess_add(c);
-	ev_timer_start(env->loop, &c->timer);
+	c->rio.data = c->wio.data = c;
 	if (c2s_lim_addr_acquire(c) < 0) {
 		log_notice("too many unauthenticated streams from one address", "sid=%llu",
 			   (unsigned long long)c->sid);
@@ -389,29 +308,26 @@ void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-void c2s_conn_pause_all(void)
+/* env->paused changed: reads stop, or resume (TLS may hold decrypted bytes). */
+static void conn_wake(struct c2s_conn *c)
 {
-	if (env->paused)
-		return;
-	env->paused = 1;
-	log_notice("router link window full, pausing client reads", "unacked=%zu",
-		   env->link ? link_unacked(env->link) : (size_t)0);
-	for (struct c2s_conn *c = env->conns; c; c = c->next)
-		if (!c->in_read)
-			conn_watchers(c);
+	if (!c->in_read)
+		conn_watchers(c);
+	if (!env->paused && !c->closing)
+		ev_feed_event(env->loop, &c->rio, EV_READ);
 }
 
-void c2s_conn_resume_all(void)
+static int conn_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap)
 {
-	if (!env->paused)
-		return;
-	env->paused = 0;
-	log_info("router link window drained, client reads resume", "unacked=%zu",
-		   env->link ? link_unacked(env->link) : (size_t)0);
-	for (struct c2s_conn *c = env->conns; c; c = c->next) {
-		if (c->closing)
-			continue;
-		conn_watchers(c);
-		ev_feed_event(env->loop, &c->rio, EV_READ);	/* TLS may hold decrypted bytes */
-	}
+	return c2s_tls_cbinding(c, type, out, cap);
 }
+
+static const struct c2s_conn_ops tcp_ops = {
+	.send = conn_send,
+	.close = conn_close,
+	.hold = conn_hold,
+	.wake = conn_wake,
+	.start_tls = conn_start_tls,
+	.cbinding = conn_cbinding,
+	.name = "tcp",
+};

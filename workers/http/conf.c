@@ -146,10 +146,10 @@ void http_conf_free(struct http_conf *c)
 
 void http_conf_apply(struct http_conf *c)
 {
-	struct http_conf old = env->conf;
-	env->conf = *c;
+	struct http_conf old = henv->conf;
+	henv->conf = *c;
 	memset(c, 0, sizeof(*c));
-	if (old.webroot && (!env->conf.webroot || strcmp(old.webroot, env->conf.webroot) != 0))
+	if (old.webroot && (!henv->conf.webroot || strcmp(old.webroot, henv->conf.webroot) != 0))
 		log_warn("a new web root is read when the http worker restarts", "");
 	http_conf_free(&old);
 }

@@ -28,6 +28,8 @@
 #define WS_CONTROL_MAX 125u		/* RFC 6455 §5.5 */
 #define WS_PING_INTERVAL 60.0		/* seconds of silence before the server pings */
 #define WS_CLOSE_WAIT 5.0		/* seconds we wait for the peer's close frame */
+#define WS_MSG_SLACK 4096u		/* a message this far over the stanza limit still gets the
+					   stream's policy-violation; further, the 1009 close */
 #define WEB_MAX_FILES 4096u		/* static web files loaded before the sandbox */
 #define WEB_MAX_TOTAL (96u << 20)	/* bytes of static web files */
 #define WEB_MAX_DEPTH 8u
@@ -114,6 +116,8 @@ void ws_msg_reset(struct ws_msg *m);
 int ws_accept_key(const char *key, size_t n, char out[29]);
 
 /* ---- the worker ---- */
+struct c2s_conn;
+struct bosh_req;
 struct http_vhost {
 	char *name;
 	SSL_CTX *tls;
@@ -145,13 +149,17 @@ struct http_conn {
 	struct buf in, out;
 	uint8_t addr[16];		/* peer (IPv4 mapped) */
 	char ip[48];			/* client address after trusted X-Forwarded-For */
-	int listener;			/* index into env->listeners */
+	uint8_t client[16];		/* the same, IPv4 mapped */
+	int listener;			/* index into henv->listeners */
 	double req_started;		/* when the first byte of the current request came, 0 = idle */
 	double body_from;		/* when its head was complete and the body began, 0 = not yet */
 	unsigned requests;
 	unsigned closing : 1, wr_shut : 1, stalled : 1, ws_close_sent : 1, ws_ping_out : 1, dead : 1;
+	unsigned secure : 1;		/* TLS here, or a trusted proxy said X-Forwarded-Proto: https */
 	/* WebSocket state */
 	struct ws_msg msg;
+	struct c2s_conn *xs;		/* the XMPP stream over this WebSocket, NULL before <open/> */
+	struct bosh_req *bosh;		/* the BOSH request this connection waits to answer, or NULL */
 };
 
 struct http_listener {
@@ -182,7 +190,9 @@ struct http_env {
 	unsigned nconns;
 	int stopping;
 };
-extern struct http_env *env;
+/* The http side of the process; the stream engine's own state is the engine's env (c2s.h):
+ * two parts of one worker, so two globals with two names. */
+extern struct http_env *henv;
 
 /* conf.c: 0, or -1 with why filled (c is then empty). */
 int http_conf_read(const uint8_t *p, size_t n, struct http_conf *c, char *why, size_t cap);
@@ -213,6 +223,18 @@ void http_ws_input(struct http_conn *c);
 void http_ws_timer(struct http_conn *c);
 /* Closes with 1001 going away (the worker stops). */
 void http_ws_shutdown(struct http_conn *c);
+/* One text message out; a close frame with code and reason, then the close after the flush. */
+void http_ws_text(struct http_conn *c, const void *p, size_t n);
+void http_ws_close(struct http_conn *c, uint16_t code, const char *reason);
+/* ws_xmpp.c: the XMPP stream of a WebSocket (RFC 7395) on the shared stream engine */
+void http_wsx_message(struct http_conn *c, const uint8_t *p, size_t n);
+int http_wsx_blocked(const struct http_conn *c);	/* input waits (SASL delay, rate, router) */
+void http_wsx_free(struct http_conn *c);		/* the WebSocket is gone */
+void http_wsx_shutdown(struct http_conn *c);	/* system-shutdown stream error */
+/* Appends one element the engine wrote, made standalone (xmlns, xmlns:stream on its first tag). */
+int http_xmpp_put_standalone(struct buf *b, const void *p, size_t n);
+/* The engine's part of the worker: after the sandbox, the router link and the limit sweep. */
+void http_wsx_start(void);
 /* web.c */
 int http_web_load(const char *root);
 const struct web_file *http_web_find(const char *path, size_t n);
@@ -224,6 +246,8 @@ int http_proxy_trusted(const uint8_t addr[16]);
 /* The client address of a request: the peer, or with a trusted peer the rightmost untrusted
  * X-Forwarded-For entry. */
 void http_client_ip(struct http_conn *c, const struct http_req *r);
+/* 1 when the request came over TLS, or from a trusted proxy that says X-Forwarded-Proto: https. */
+int http_request_secure(const struct http_conn *c, const struct http_req *r);
 /* tls.c */
 SSL_CTX *http_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);
 int http_tls_begin(struct http_conn *c);

@@ -7,23 +7,26 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bosh.h"
 #include "http.h"
 #include "log.h"
 
 static void conn_free(struct http_conn *c)
 {
-	ev_io_stop(env->loop, &c->rio);
-	ev_io_stop(env->loop, &c->wio);
-	ev_timer_stop(env->loop, &c->timer);
+	http_wsx_free(c);
+	bosh_sess_conn_gone(c);
+	ev_io_stop(henv->loop, &c->rio);
+	ev_io_stop(henv->loop, &c->wio);
+	ev_timer_stop(henv->loop, &c->timer);
 	http_tls_end(c);
 	close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		env->conns = c->next;
+		henv->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	env->nconns--;
+	henv->nconns--;
 	buf_free(&c->in);
 	buf_free(&c->out);
 	ws_msg_reset(&c->msg);
@@ -32,9 +35,9 @@ static void conn_free(struct http_conn *c)
 
 static void timer_set(struct http_conn *c, double secs)
 {
-	ev_timer_stop(env->loop, &c->timer);
+	ev_timer_stop(henv->loop, &c->timer);
 	ev_timer_set(&c->timer, secs, 0);
-	ev_timer_start(env->loop, &c->timer);
+	ev_timer_start(henv->loop, &c->timer);
 }
 
 int http_conn_send(struct http_conn *c, const void *p, size_t n)
@@ -97,12 +100,12 @@ static void conn_expect(struct http_conn *c, const struct http_req *r)
 static void conn_requests(struct http_conn *c)
 {
 	c->stalled = 0;
-	while (c->mode == HTTP_MODE_HTTP && !c->closing && !c->dead && c->in.len > 0 &&
+	while (c->mode == HTTP_MODE_HTTP && !c->closing && !c->dead && c->in.len > 0 && !c->bosh &&
 	       c->out.len < HTTP_OUT_PAUSE) {
 		struct http_req r;
 		if (!c->req_started)
-			c->req_started = ev_now(env->loop);
-		int rc = http_parse_head((const char *)c->in.data, c->in.len, env->conf.body_max, &r);
+			c->req_started = ev_now(henv->loop);
+		int rc = http_parse_head((const char *)c->in.data, c->in.len, henv->conf.body_max, &r);
 		if (rc == 0)
 			return;
 		if (rc < 0) {
@@ -113,7 +116,7 @@ static void conn_requests(struct http_conn *c)
 		}
 		if (c->in.len - r.head_len < r.content_length) {
 			if (!c->body_from) {
-				c->body_from = ev_now(env->loop);
+				c->body_from = ev_now(henv->loop);
 				conn_expect(c, &r);
 			}
 			return;	/* the body is still coming */
@@ -121,8 +124,8 @@ static void conn_requests(struct http_conn *c)
 		http_client_ip(c, &r);
 		http_route(c, &r, c->in.data + r.head_len, (size_t)r.content_length);
 		c->requests++;
-		if (c->mode == HTTP_MODE_HTTP && !r.keep_alive)
-			http_conn_close_after_flush(c);
+		if (c->mode == HTTP_MODE_HTTP && !r.keep_alive && !c->bosh)
+			http_conn_close_after_flush(c);	/* a held BOSH request closes with its answer */
 		buf_consume(&c->in, r.head_len + (size_t)r.content_length);
 		c->req_started = c->body_from = 0;
 		if (c->mode == HTTP_MODE_WS && c->in.len > 0)
@@ -136,9 +139,9 @@ static void conn_requests(struct http_conn *c)
 static void conn_read_some(struct http_conn *c)
 {
 	for (int i = 0; i < 4 && !c->dead; i++) {
-		if (c->mode == HTTP_MODE_HTTP && c->in.len >= HTTP_MAX_HEAD + env->conf.body_max)
+		if (c->mode == HTTP_MODE_HTTP && c->in.len >= HTTP_MAX_HEAD + henv->conf.body_max)
 			return;	/* a whole request fits: the parser has answered or will */
-		if (c->out.len >= HTTP_OUT_PAUSE)
+		if (c->out.len >= HTTP_OUT_PAUSE || (c->mode == HTTP_MODE_WS && http_wsx_blocked(c)))
 			return;
 		if (buf_reserve(&c->in, HTTP_READ_CHUNK) < 0) {
 			c->dead = 1;
@@ -170,21 +173,26 @@ static void conn_arm(struct http_conn *c)
 	if (c->out.len == 0 && c->out.cap)
 		buf_free(&c->out);
 	int want_write = c->out.len > 0 || c->read_wants_write;
-	int want_read = !(c->out.len >= HTTP_OUT_PAUSE) || c->write_wants_read;
-	want_write ? ev_io_start(env->loop, &c->wio) : ev_io_stop(env->loop, &c->wio);
-	want_read ? ev_io_start(env->loop, &c->rio) : ev_io_stop(env->loop, &c->rio);
+	int want_read = !(c->out.len >= HTTP_OUT_PAUSE || (c->mode == HTTP_MODE_WS && http_wsx_blocked(c))) ||
+			c->write_wants_read;
+	want_write ? ev_io_start(henv->loop, &c->wio) : ev_io_stop(henv->loop, &c->wio);
+	want_read ? ev_io_start(henv->loop, &c->rio) : ev_io_stop(henv->loop, &c->rio);
 	/* work the socket will not announce: buffered requests held back by output that has since
 	 * drained, or TLS records OpenSSL already decrypted beyond what one round read */
-	if (!c->closing && c->out.len < HTTP_OUT_PAUSE &&
+	if (!c->closing && c->out.len < HTTP_OUT_PAUSE && !(c->mode == HTTP_MODE_WS && http_wsx_blocked(c)) &&
 	    (c->stalled || (c->ssl && c->tls_up && SSL_pending(c->ssl) > 0)))
-		ev_feed_event(env->loop, &c->rio, EV_READ);
+		ev_feed_event(henv->loop, &c->rio, EV_READ);
+	if (c->bosh && !c->closing) {
+		ev_timer_stop(henv->loop, &c->timer);	/* a held BOSH request: the session's clocks decide */
+		return;
+	}
 	if (c->closing || c->mode != HTTP_MODE_HTTP)
 		return;
 	if (c->in.len > 0 && c->req_started) {
 		/* the head within HTTP_HEAD_TIMEOUT of its first byte, the body within HTTP_BODY_TIMEOUT
 		 * of the head: a slow sender cannot hold a connection by trickling bytes */
 		double left = (c->body_from ? c->body_from + HTTP_BODY_TIMEOUT : c->req_started + HTTP_HEAD_TIMEOUT) -
-			      ev_now(env->loop);
+			      ev_now(henv->loop);
 		timer_set(c, left > 0 ? left : 0.001);
 	} else {
 		timer_set(c, HTTP_IDLE_TIMEOUT);
@@ -199,6 +207,8 @@ static void conn_io(struct http_conn *c)
 			c->dead = 1;
 	}
 	if (!c->dead && (!c->ssl || c->tls_up)) {
+		if (c->mode == HTTP_MODE_WS && c->in.len > 0)
+			http_ws_input(c);	/* messages that waited while the stream was held */
 		conn_read_some(c);
 		if (!c->dead && c->mode == HTTP_MODE_HTTP)
 			conn_requests(c);
@@ -253,7 +263,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void http_conn_wake(struct http_conn *c)
 {
-	ev_feed_event(env->loop, &c->wio, EV_WRITE);
+	ev_feed_event(henv->loop, &c->wio, EV_WRITE);
 }
 
 void http_conn_timer(struct http_conn *c, double secs)
@@ -278,8 +288,8 @@ static int addr_over_limit(const uint8_t addr[16])
 	if (http_proxy_trusted(addr))
 		return 0;
 	uint32_t n = 0;
-	for (const struct http_conn *c = env->conns; c; c = c->next)
-		if (memcmp(c->addr, addr, 16) == 0 && ++n >= env->conf.conn_per_ip)
+	for (const struct http_conn *c = henv->conns; c; c = c->next)
+		if (memcmp(c->addr, addr, 16) == 0 && ++n >= henv->conf.conn_per_ip)
 			return 1;
 	return 0;
 }
@@ -302,24 +312,24 @@ static void conn_new(int fd, int listener, const uint8_t addr[16])
 	buf_init(&c->in);
 	buf_init(&c->out);
 	buf_init(&c->msg.data);
-	c->msg.max = env->conf.body_max;
-	c->next = env->conns;
-	if (env->conns)
-		env->conns->prev = c;
-	env->conns = c;
-	env->nconns++;
-	if (env->listeners[listener].tls && http_tls_begin(c) < 0) {
+	c->msg.max = henv->conf.body_max;
+	c->next = henv->conns;
+	if (henv->conns)
+		henv->conns->prev = c;
+	henv->conns = c;
+	henv->nconns++;
+	if (henv->listeners[listener].tls && http_tls_begin(c) < 0) {
 		conn_free(c);
 		return;
 	}
-	ev_io_start(env->loop, &c->rio);
+	ev_io_start(henv->loop, &c->rio);
 	timer_set(c, HTTP_HEAD_TIMEOUT);
 }
 
 void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop, (void)revents;
-	int listener = (int)(((struct http_listener *)w) - env->listeners);
+	int listener = (int)(((struct http_listener *)w) - henv->listeners);
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -331,10 +341,10 @@ void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		uint8_t addr[16];
 		addr_of(&ss, addr);
-		if (env->nconns >= HTTP_MAX_CONNS || env->stopping || addr_over_limit(addr)) {
+		if (henv->nconns >= HTTP_MAX_CONNS || henv->stopping || addr_over_limit(addr)) {
 			char ip[48];
 			http_addr_format(addr, ip, sizeof(ip));
-			log_info("http connection refused", "ip=%s conns=%u", ip, env->nconns);
+			log_info("http connection refused", "ip=%s conns=%u", ip, henv->nconns);
 			close(fd);
 			continue;
 		}
@@ -344,6 +354,6 @@ void http_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 void http_conn_close_all(void)
 {
-	while (env->conns)
-		conn_free(env->conns);
+	while (henv->conns)
+		conn_free(henv->conns);
 }

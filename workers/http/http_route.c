@@ -108,9 +108,9 @@ const struct http_vhost *http_vhost_by_host(const struct http_req *r)
 	const char *colon = memchr(f->value, ':', n);
 	if (f->value[0] != '[' && colon)
 		n = (size_t)(colon - f->value);
-	for (size_t i = 0; i < env->conf.nvhosts; i++)
-		if (strlen(env->conf.vhosts[i].name) == n && strncasecmp(env->conf.vhosts[i].name, f->value, n) == 0)
-			return &env->conf.vhosts[i];
+	for (size_t i = 0; i < henv->conf.nvhosts; i++)
+		if (strlen(henv->conf.vhosts[i].name) == n && strncasecmp(henv->conf.vhosts[i].name, f->value, n) == 0)
+			return &henv->conf.vhosts[i];
 	return NULL;
 }
 
@@ -138,7 +138,7 @@ static int hostmeta_urls(struct http_conn *c, const struct http_req *r, char *bo
 		http_error(c, r, 404, NULL);
 		return -1;
 	}
-	int tls = env->listeners[c->listener].tls;
+	int tls = henv->listeners[c->listener].tls;
 	snprintf(bosh, cap, "%s://%s/http-bind", tls ? "https" : "http", auth);
 	snprintf(ws, cap, "%s://%s/xmpp-websocket", tls ? "wss" : "ws", auth);
 	return 0;

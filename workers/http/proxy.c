@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http.h"
 #include "log.h"
@@ -63,8 +64,8 @@ void http_addr_format(const uint8_t addr[16], char *out, size_t cap)
 
 int http_proxy_trusted(const uint8_t addr[16])
 {
-	for (size_t i = 0; i < env->conf.nproxies; i++)
-		if (http_cidr_match(&env->conf.proxies[i], addr))
+	for (size_t i = 0; i < henv->conf.nproxies; i++)
+		if (http_cidr_match(&henv->conf.proxies[i], addr))
 			return 1;
 	return 0;
 }
@@ -90,9 +91,18 @@ static int xff_entry(const char *p, size_t n, uint8_t addr[16])
 	return 0;
 }
 
+int http_request_secure(const struct http_conn *c, const struct http_req *r)
+{
+	if (c->ssl)
+		return 1;
+	const struct http_field *f = http_field_get(r, "x-forwarded-proto");
+	return f && http_proxy_trusted(c->addr) && f->value_len == 5 && strncasecmp(f->value, "https", 5) == 0;
+}
+
 void http_client_ip(struct http_conn *c, const struct http_req *r)
 {
 	http_addr_format(c->addr, c->ip, sizeof(c->ip));
+	memcpy(c->client, c->addr, 16);
 	if (!http_proxy_trusted(c->addr))
 		return;
 	const struct http_field *f = http_field_get(r, "x-forwarded-for");
@@ -110,6 +120,7 @@ void http_client_ip(struct http_conn *c, const struct http_req *r)
 			return;
 		}
 		http_addr_format(addr, c->ip, sizeof(c->ip));
+		memcpy(c->client, addr, 16);
 		if (!http_proxy_trusted(addr))
 			return;
 		end = start ? start - 1 : 0;

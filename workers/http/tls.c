@@ -13,9 +13,9 @@
 
 static SSL_CTX *http_sni_lookup(const char *name)
 {
-	for (size_t i = 0; i < env->conf.nvhosts; i++)
-		if (strcasecmp(env->conf.vhosts[i].name, name) == 0)
-			return env->conf.vhosts[i].tls;
+	for (size_t i = 0; i < henv->conf.nvhosts; i++)
+		if (strcasecmp(henv->conf.vhosts[i].name, name) == 0)
+			return henv->conf.vhosts[i].tls;
 	return NULL;	/* the first host's certificate; the Host header decides later */
 }
 
@@ -30,8 +30,8 @@ SSL_CTX *http_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *k
 int http_tls_begin(struct http_conn *c)
 {
 	SSL_CTX *ctx = NULL;
-	for (size_t i = 0; !ctx && i < env->conf.nvhosts; i++)
-		ctx = env->conf.vhosts[i].tls;
+	for (size_t i = 0; !ctx && i < henv->conf.nvhosts; i++)
+		ctx = henv->conf.vhosts[i].tls;
 	if (!ctx)
 		return -1;
 	c->ssl = SSL_new(ctx);

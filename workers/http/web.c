@@ -81,18 +81,18 @@ static int web_add(int dirfd, const char *name, const char *path)
 			close(fd);
 		return 0;	/* not a regular file: skipped */
 	}
-	if (env->nfiles >= WEB_MAX_FILES || (size_t)st.st_size > WEB_MAX_TOTAL - web_total) {
+	if (henv->nfiles >= WEB_MAX_FILES || (size_t)st.st_size > WEB_MAX_TOTAL - web_total) {
 		close(fd);
-		log_err("web root too large", "files=%zu bytes=%zu", env->nfiles, web_total);
+		log_err("web root too large", "files=%zu bytes=%zu", henv->nfiles, web_total);
 		return -1;
 	}
-	struct web_file *nf = realloc(env->files, (env->nfiles + 1) * sizeof(*nf));
+	struct web_file *nf = realloc(henv->files, (henv->nfiles + 1) * sizeof(*nf));
 	if (!nf) {
 		close(fd);
 		return -1;
 	}
-	env->files = nf;
-	struct web_file *f = &env->files[env->nfiles];
+	henv->files = nf;
+	struct web_file *f = &henv->files[henv->nfiles];
 	memset(f, 0, sizeof(*f));
 	int rc = web_read(fd, (size_t)st.st_size, &f->data);
 	close(fd);
@@ -107,7 +107,7 @@ static int web_add(int dirfd, const char *name, const char *path)
 	snprintf(f->etag, sizeof(f->etag), "\"%02x%02x%02x%02x%02x%02x%02x%02x\"", md[0], md[1], md[2],
 		 md[3], md[4], md[5], md[6], md[7]);
 	web_total += f->len;
-	env->nfiles++;
+	henv->nfiles++;
 	return 0;
 }
 
@@ -157,23 +157,23 @@ int http_web_load(const char *root)
 	}
 	if (web_dir(fd, "", 0) < 0)
 		return -1;
-	if (env->nfiles)
-		qsort(env->files, env->nfiles, sizeof(*env->files), web_cmp);
-	log_info("web client loaded", "path=\"%s\" files=%zu bytes=%zu", root, env->nfiles, web_total);
+	if (henv->nfiles)
+		qsort(henv->files, henv->nfiles, sizeof(*henv->files), web_cmp);
+	log_info("web client loaded", "path=\"%s\" files=%zu bytes=%zu", root, henv->nfiles, web_total);
 	return 0;
 }
 
 const struct web_file *http_web_find(const char *path, size_t n)
 {
-	size_t lo = 0, hi = env->nfiles;
+	size_t lo = 0, hi = henv->nfiles;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const char *p = env->files[mid].path;
+		const char *p = henv->files[mid].path;
 		int c = strncmp(p, path, n);
 		if (c == 0 && p[n] != 0)
 			c = 1;
 		if (c == 0)
-			return &env->files[mid];
+			return &henv->files[mid];
 		if (c < 0)
 			lo = mid + 1;
 		else

@@ -531,6 +531,7 @@ void rtr_route_event(struct rtr_link *l, const struct xe_msg *m)
 			rtr_session_unbind(s);
 		return;
 	}
+	/* a full JID bound on another stream was told already (bind.c: route_taken) */
 	s = rtr_session_bind(l, m->sid, m->from, m->from_len);
 	if (!s) {
 		l->bad_envelopes++;

@@ -217,7 +217,7 @@ static int auth_permitted(const struct rtr_link *l, const struct xe_msg *m)
 		return 0;
 	if (op == STO_OP_SCRAM_PARAMS || op == STO_OP_SCRAM_VERIFY)
 		return 1;
-	if (op != STO_OP_ACCOUNT_CREATE || strncmp(l->name, "c2s.", 4) != 0 ||
+	if (op != STO_OP_ACCOUNT_CREATE || (strncmp(l->name, "c2s.", 4) != 0 && strncmp(l->name, "http.", 5) != 0) ||
 	    tlv_find(m->body, m->body_len, STO_T_HOST, &t) != 1)
 		return 0;
 	const struct mod_host *h = rtr_host_find((const char *)t.val, t.len);

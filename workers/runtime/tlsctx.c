@@ -95,3 +95,26 @@ SSL_CTX *tls_server_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t 
 	}
 	return ctx;
 }
+
+int tls_channel_binding(SSL *ssl, int exporter, uint8_t *out, size_t cap)
+{
+	if (!ssl || !SSL_is_init_finished(ssl))
+		return -1;
+	if (exporter) {
+		if (SSL_version(ssl) < TLS1_3_VERSION || cap < 32 ||
+		    SSL_export_keying_material(ssl, out, 32, "EXPORTER-Channel-Binding", 24, NULL, 0, 0) != 1)
+			return -1;
+		return 32;
+	}
+	/* RFC 5929 §4.1: the certificate's hash, SHA-256 where it was signed with MD5 or SHA-1 */
+	X509 *x = SSL_get_certificate(ssl);
+	int mdnid = NID_undef, pknid = NID_undef;
+	if (!x || OBJ_find_sigid_algs(X509_get_signature_nid(x), &mdnid, &pknid) != 1)
+		return -1;
+	const EVP_MD *md = mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_undef ? EVP_sha256()
+											: EVP_get_digestbynid(mdnid);
+	unsigned int n = 0;
+	if (!md || (size_t)EVP_MD_get_size(md) > cap || X509_digest(x, md, out, &n) != 1)
+		return -1;
+	return (int)n;
+}

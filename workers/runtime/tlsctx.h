@@ -18,5 +18,8 @@ struct tls_server_opts {
  * NULL (logged) when the PEM does not load or the key does not match. opts must outlive ctx. */
 SSL_CTX *tls_server_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len,
 			    const struct tls_server_opts *opts);
+/* The channel binding of an established server-side TLS session: tls-exporter (RFC 9266, TLS 1.3
+ * only) when exporter is set, else tls-server-end-point (RFC 5929). Length or -1. */
+int tls_channel_binding(SSL *ssl, int exporter, uint8_t *out, size_t cap);
 
 #endif

@@ -1,5 +1,6 @@
-/* Shared state of the c2s worker: the process environment, one connection (= one client stream
- * and, once bound, one session) and the functions the role files offer each other. */
+/* The XMPP stream engine shared by c2s (TCP) and http (WebSocket, BOSH): the process environment,
+ * one connection (= one client stream and, once bound, one session), the transport ops a connection
+ * is driven through, and the functions the engine and transport files offer each other. */
 #ifndef XMPPD_C2S_H
 #define XMPPD_C2S_H
 #include <ev.h>
@@ -42,8 +43,29 @@ struct c2s_component {
 
 enum c2s_tls_state { C2S_TLS_NONE, C2S_TLS_PENDING, C2S_TLS_HANDSHAKE, C2S_TLS_UP };
 
+struct c2s_conn;
+
+/* What the engine needs from the transport a stream runs on (TCP in c2s/conn.c, WebSocket and
+ * BOSH in http/). Optional ops are NULL where the transport has no such thing. */
+struct c2s_conn_ops {
+	/* queues complete top-level elements for the client; -1 when the stream is gone */
+	int (*send)(struct c2s_conn *c, const void *p, size_t n);
+	void (*close)(struct c2s_conn *c, int graceful);	/* 1: after queued output */
+	void (*hold)(struct c2s_conn *c, int on);		/* stop / resume reading input */
+	void (*wake)(struct c2s_conn *c);		/* re-check reading after env->paused changed */
+	/* optional: the stream header and end (NULL: <stream:stream ...> and </stream:stream>) */
+	int (*header)(struct c2s_conn *c, const char *from, const char *id);
+	int (*end)(struct c2s_conn *c);
+	void (*start_tls)(struct c2s_conn *c);		/* optional: NULL = no STARTTLS offered */
+	/* optional: the TLS channel binding (enum c2s_cb_type); length or -1. NULL = no -PLUS */
+	int (*cbinding)(struct c2s_conn *c, int type, uint8_t *out, size_t cap);
+	const char *name;				/* "tcp", "ws", "bosh": logs and status */
+};
+
 struct c2s_conn {
 	struct c2s_conn *prev, *next;		/* every connection */
+	const struct c2s_conn_ops *ops;		/* the transport */
+	void *tp;				/* the transport's own state (http), NULL for TCP */
 	struct c2s_conn *sid_next, *req_next, *jid_next;	/* hash chains */
 	int fd;
 	ev_io rio, wio;
@@ -120,18 +142,42 @@ struct c2s_env {
 /* The one mutable global of the process (STYLE: one env per process). */
 extern struct c2s_env *env;
 
-/* conn.c */
-void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
-int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n);
+/* The engine's calls into the transport. */
+static inline int c2s_conn_send(struct c2s_conn *c, const void *p, size_t n) { return c->ops->send(c, p, n); }
 int c2s_conn_send_str(struct c2s_conn *c, const char *s);
-void c2s_conn_close(struct c2s_conn *c, int graceful);
+static inline void c2s_conn_close(struct c2s_conn *c, int graceful) { c->ops->close(c, graceful); }
+static inline void c2s_conn_start_tls(struct c2s_conn *c) { c->ops->start_tls(c); }
+/* Stops (on = 1) or resumes reading from c; resuming also processes buffered input. */
+static inline void c2s_conn_hold(struct c2s_conn *c, int on) { c->ops->hold(c, on); }
+static inline int c2s_conn_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap)
+{
+	return c->ops->cbinding ? c->ops->cbinding(c, type, out, cap) : -1;
+}
+
+/* conn_core.c: the transport-independent life of a connection */
+/* Sets up c (zeroed by the caller) on ops: parser, session id, timers, lists. 0 or -1. */
+int c2s_conn_setup(struct c2s_conn *c, const struct c2s_conn_ops *ops, void *tp,
+		   void (*timer_cb)(struct ev_loop *loop, ev_timer *w, int revents));
+/* Frees what the engine owns in c and unlinks it; the transport frees c itself afterwards. */
+void c2s_conn_teardown(struct c2s_conn *c);
+/* The stream is closing: its route goes (the router says unavailable), nothing more is read. */
+void c2s_conn_end_session(struct c2s_conn *c);
+/* Reads stop everywhere while the router link's window is full (env->paused), and resume. */
 void c2s_conn_pause_all(void);
 void c2s_conn_resume_all(void);
-void c2s_conn_start_tls(struct c2s_conn *c);
 /* c is authenticated and bound: the unauthenticated timer becomes the ping timer. */
 void c2s_conn_bound(struct c2s_conn *c);
-/* Stops (on = 1) or resumes reading from c; resuming also processes buffered input. */
-void c2s_conn_hold(struct c2s_conn *c, int on);
+/* c->timer fired on a live stream: the unauthenticated timeout, or a server ping when idle. */
+void c2s_conn_idle(struct c2s_conn *c);
+
+/* slice_in.c: fills env from a configuration slice; tls_new (NULL: none) builds the STARTTLS
+ * context of a virtual host from its PEM bytes. Fatal on a malformed slice (start-up only). */
+typedef SSL_CTX *(*c2s_tls_ctx_fn)(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);
+void c2s_slice_read(const uint8_t *p, size_t n, c2s_tls_ctx_fn tls_new);
+void c2s_env_defaults(struct c2s_env *e);	/* the limits before a slice says otherwise */
+
+/* conn.c (c2s only): the TCP transport */
+void c2s_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 /* tls.c */
 SSL_CTX *c2s_tls_ctx_new(const uint8_t *cert, size_t cert_len, const uint8_t *key, size_t key_len);
@@ -150,6 +196,7 @@ void c2s_stream_error(struct c2s_conn *c, const char *cond);
 const struct c2s_vhost *c2s_vhost_find(const char *name);
 int c2s_stream_restart(struct c2s_conn *c);
 int c2s_stream_send_header(struct c2s_conn *c, const char *ns, const char *from, const char *id);
+int c2s_stream_send_end(struct c2s_conn *c);	/* </stream:stream> or the transport's own */
 
 /* auth.c */
 int c2s_auth_element(struct c2s_conn *c, const struct c2s_xml_elem *e);

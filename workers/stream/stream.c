@@ -32,6 +32,10 @@ static int stream_id(char id[33])
 
 int c2s_stream_send_header(struct c2s_conn *c, const char *ns, const char *from, const char *id)
 {
+	if (c->ops->header) {	/* the transport frames the stream itself (RFC 7395 <open/>) */
+		c->hdr_sent = 1;
+		return c->ops->header(c, from, id);
+	}
 	struct buf b;
 	buf_init(&b);
 	int bad = buf_put_str(&b, "<?xml version='1.0'?><stream:stream xmlns='") < 0 ||
@@ -65,6 +69,11 @@ static int send_header(struct c2s_conn *c)
 	return c2s_stream_send_header(c, c->component ? C2S_NS_COMPONENT : C2S_NS_CLIENT, from, id);
 }
 
+int c2s_stream_send_end(struct c2s_conn *c)
+{
+	return c->ops->end ? c->ops->end(c) : c2s_conn_send_str(c, "</stream:stream>");
+}
+
 void c2s_stream_error(struct c2s_conn *c, const char *cond)
 {
 	if (c->closing)
@@ -73,9 +82,9 @@ void c2s_stream_error(struct c2s_conn *c, const char *cond)
 		(void)send_header(c);
 	struct buf b;
 	buf_init(&b);
-	if (buf_printf(&b, "<stream:error><%s xmlns='" C2S_NS_STREAM_ERRORS "'/></stream:error>"
-			   "</stream:stream>", cond) == 0)
-		(void)c2s_conn_send(c, b.data, b.len);
+	if (buf_printf(&b, "<stream:error><%s xmlns='" C2S_NS_STREAM_ERRORS "'/></stream:error>", cond) == 0 &&
+	    c2s_conn_send(c, b.data, b.len) == 0)
+		(void)c2s_stream_send_end(c);
 	buf_free(&b);
 	if (!c->closing)
 		c2s_conn_close(c, 1);
@@ -83,7 +92,7 @@ void c2s_stream_error(struct c2s_conn *c, const char *cond)
 
 static int tls_offerable(const struct c2s_conn *c)
 {
-	return c->tls == C2S_TLS_NONE && c->vh && c->vh->tls;
+	return c->tls == C2S_TLS_NONE && c->vh && c->vh->tls && c->ops->start_tls;
 }
 
 static int send_features(struct c2s_conn *c)
@@ -96,10 +105,10 @@ static int send_features(struct c2s_conn *c)
 			bad = bad || buf_put_str(&b, "<starttls xmlns='" C2S_NS_TLS "'>") < 0 ||
 			      (c->vh->require_tls && buf_put_str(&b, "<required/>") < 0) ||
 			      buf_put_str(&b, "</starttls>") < 0;
-		int tls = c->tls == C2S_TLS_UP;
+		int tls = c->tls == C2S_TLS_UP, cb = tls && c->ops->cbinding;
 		if (tls || !c->vh->require_tls)
 			bad = bad || buf_put_str(&b, "<mechanisms xmlns='" C2S_NS_SASL "'>") < 0 ||
-			      (tls && buf_put_str(&b, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>"
+			      (cb && buf_put_str(&b, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>"
 						      "<mechanism>SCRAM-SHA-1-PLUS</mechanism>") < 0) ||
 			      buf_put_str(&b, "<mechanism>SCRAM-SHA-256</mechanism>"
 					      "<mechanism>SCRAM-SHA-1</mechanism>") < 0 ||
@@ -108,7 +117,7 @@ static int send_features(struct c2s_conn *c)
 			      buf_put_str(&b, "</mechanisms>") < 0 ||
 			      (c2s_reg_offered(c) &&
 			       buf_put_str(&b, "<register xmlns='http://jabber.org/features/iq-register'/>") < 0) ||
-			      (tls && buf_put_str(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
+			      (cb && buf_put_str(&b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>"
 						      "<channel-binding type='tls-server-end-point'/>"
 						      "<channel-binding type='tls-exporter'/>"
 						      "</sasl-channel-binding>") < 0);
@@ -154,7 +163,7 @@ static int on_stream_start(void *arg, const struct c2s_xml_hdr *h)
 static int on_stream_end(void *arg)
 {
 	struct c2s_conn *c = arg;
-	(void)c2s_conn_send_str(c, "</stream:stream>");
+	(void)c2s_stream_send_end(c);
 	c2s_conn_close(c, 1);
 	return C2S_XML_STOP;
 }
@@ -163,7 +172,8 @@ static int el_starttls(struct c2s_conn *c, const struct c2s_xml_elem *e)
 {
 	(void)e;
 	if (!tls_offerable(c) || c->authed) {
-		(void)c2s_conn_send_str(c, "<failure xmlns='" C2S_NS_TLS "'/></stream:stream>");
+		if (c2s_conn_send_str(c, "<failure xmlns='" C2S_NS_TLS "'/>") == 0)
+			(void)c2s_stream_send_end(c);
 		c2s_conn_close(c, 1);
 		return C2S_XML_STOP;
 	}

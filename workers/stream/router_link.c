@@ -297,7 +297,7 @@ static const struct link_ops rl_ops = {.recv = rl_recv, .event = rl_event, .acke
 int c2s_rl_start(void)
 {
 	char name[64], url[PATH_MAX + 16];
-	snprintf(name, sizeof(name), "c2s.%u.sock", env->boot.instance);
+	snprintf(name, sizeof(name), "%s.%u.sock", env->boot.role, env->boot.instance);
 	wrk_ipc_url(&env->boot, name, url, sizeof(url));
 	struct link_opts o = {.replay = 1, .auto_ack = 1};
 	env->link = link_dial(env->loop, url, &o, &rl_ops, NULL);

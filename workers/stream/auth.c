@@ -97,12 +97,12 @@ static int payload(const struct c2s_xml_elem *e, struct buf *out)
 static int cbind_setup(struct c2s_conn *c)
 {
 	struct c2s_scram *s = c->scram;
-	if (s->cbind == 'y' && c->tls == C2S_TLS_UP)
+	if (s->cbind == 'y' && c->tls == C2S_TLS_UP && c->ops->cbinding)
 		log_info("client supports a channel binding we do not offer", "sid=%llu",
 			 (unsigned long long)c->sid);
 	if (s->cbind != 'p')
 		return C2S_SASL_OK;
-	int n = c2s_tls_cbinding(c, s->cbtype, s->cbdata, sizeof(s->cbdata));
+	int n = c2s_conn_cbinding(c, s->cbtype, s->cbdata, sizeof(s->cbdata));
 	if (n <= 0)
 		return C2S_SASL_ECBIND;
 	s->cbdata_len = (size_t)n;
