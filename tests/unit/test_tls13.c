@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -351,6 +353,41 @@ static void test_key_update_split_and_requested(void **state)
 	tls13_conn_free(t);
 }
 
+/* §5.5: after TLS13_REKEY_AFTER records a write key is replaced by our own KeyUpdate. */
+static void test_write_key_update_at_the_limit(void **state)
+{
+	(void)state;
+	rfc_setup();
+	struct tls13_conn *t = tls13_conn_new(TLS13_AES_128_GCM_SHA256, c_ap, s_ap);
+	struct tls13_keys client;
+	assert_int_equal(tls13_keys_init(&client, TLS13_AES_128_GCM_SHA256, s_ap, c_ap), 0);
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	t->k.wr.seq = client.rd.seq = TLS13_REKEY_AFTER - 1;
+	assert_int_equal(tls13_conn_write(t, sv[0], "one", 3), 3);	/* the last under the old key */
+	assert_int_equal(tls13_conn_write(t, sv[0], "two", 3), 3);
+	assert_true(t->k.wr.seq == 1);
+	uint8_t buf[256], ct = 0;
+	size_t plen = 0;
+	ssize_t n = read(sv[1], buf, sizeof(buf));
+	assert_int_equal(n, 3 * TLS13_OVERHEAD + 3 + 5 + 3);
+	size_t a = 3 + TLS13_OVERHEAD, b = 5 + TLS13_OVERHEAD;
+	assert_int_equal(tls13_open(&client, buf, a, &ct, &plen), 0);
+	assert_memory_equal(buf + 5, "one", 3);
+	assert_int_equal(tls13_open(&client, buf + a, b, &ct, &plen), 0);
+	assert_int_equal(ct, TLS13_CT_HANDSHAKE);
+	const uint8_t ku[5] = {24, 0, 0, 1, 0};
+	assert_memory_equal(buf + a + 5, ku, 5);
+	assert_int_equal(tls13_dir_update(&client, &client.rd), 0);
+	assert_int_equal(tls13_open(&client, buf + a + b, (size_t)n - a - b, &ct, &plen), 0);
+	assert_int_equal(ct, TLS13_CT_APPDATA);
+	assert_memory_equal(buf + a + b + 5, "two", 3);
+	close(sv[0]);
+	close(sv[1]);
+	tls13_keys_wipe(&client);
+	tls13_conn_free(t);
+}
+
 static void test_other_suites_round_trip(void **state)
 {
 	(void)state;
@@ -390,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_decoding_table),
 		cmocka_unit_test(test_partial_reads_and_split_input),
 		cmocka_unit_test(test_key_update_split_and_requested),
+		cmocka_unit_test(test_write_key_update_at_the_limit),
 		cmocka_unit_test(test_other_suites_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
