@@ -309,3 +309,32 @@ def test_every_tls13_suite(srv, suite):
         out, _ = p.communicate()
     assert b"</stream:features>" in out and b"<not-authorized" in out
     wait_for(lambda: count() > before, what=f"{suite} on the record layer")
+
+
+def test_sni_vhost_stream_and_its_end_point_binding():
+    """SNI switches the SSL to another host's context mid-handshake; the stream is still taken
+    over, and tls-server-end-point is the hash of that host's certificate."""
+    from c2s_raw import endpoint_binding
+    from harness import make_cert
+    s = Server(extra="""
+vhost "other.localhost" {
+    cert "../var/certs/other.localhost.pem"
+    key  "../var/certs/other.localhost.key"
+}
+""")
+    make_cert(s.certs, "other.localhost")
+    try:
+        s.start()
+        s.ctl("user", "add", "dora@other.localhost", input="dora-pw\n")
+        r = Raw(s.c2s_port)
+        r.open(to="other.localhost")
+        r.starttls(sni="other.localhost")
+        assert r.sock.version() == "TLSv1.3"
+        res = r.auth_scram("dora", "dora-pw", "SCRAM-SHA-256-PLUS", "tls-server-end-point",
+                           endpoint_binding(r.sock))
+        assert res[0] == "success", res
+        wait_for(lambda: TAKEOVER in s.log_text(), what="the record layer")
+        assert "stays with openssl" not in s.log_text()
+        r.close()
+    finally:
+        s.cleanup()
