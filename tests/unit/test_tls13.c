@@ -209,6 +209,7 @@ static const struct dcase dcases[] = {
 	{"inner type change_cipher_spec", {REC(20, "0x01")}, TLS13_FAILED, 10, "", 0},
 	{"inner type heartbeat", {REC(24, "x")}, TLS13_FAILED, 10, "", 0},
 	{"a flood of empty records", {{P_REC, 23, "", 0, TLS13_EMPTY_MAX + 1}}, TLS13_FAILED, 10, "", 0},
+	{"close_notify after empty records", {{P_REC, 23, "", 0, TLS13_EMPTY_MAX}, REC(21, "0x0100")}, TLS13_EOF, 0, "", 0},
 	{"empty records under the limit", {{P_REC, 23, "", 0, TLS13_EMPTY_MAX}, REC(23, "y")}, TLS13_OPEN, 0, "y", 0},
 };
 

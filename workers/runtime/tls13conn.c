@@ -163,7 +163,7 @@ static int record_content(struct tls13_conn *t, uint8_t ct, size_t plen, size_t 
 	} else if (ct != TLS13_CT_APPDATA) {
 		r = TLS13_E_UNEXPECTED;
 	}
-	if (r == 0 && ++t->empty > TLS13_EMPTY_MAX)
+	if (r == 0 && t->state == TLS13_OPEN && ++t->empty > TLS13_EMPTY_MAX)
 		r = TLS13_E_UNEXPECTED;	/* a flood of records that carry nothing */
 	if (r == 0)
 		in_consume(t, rl);
@@ -242,6 +242,10 @@ ssize_t tls13_conn_read(struct tls13_conn *t, int fd, void *p, size_t n)
 		}
 		if (!t->in && !(t->in = malloc(TLS13_REC_MAX)))
 			return -1;
+		if (t->in_len >= TLS13_REC_MAX) {	/* never: a full buffer holds a whole record */
+			fail(t, TLS13_E_INTERNAL, 0);
+			continue;
+		}
 		ssize_t r = recv(fd, t->in + t->in_len, TLS13_REC_MAX - t->in_len, MSG_DONTWAIT);
 		if (r > 0) {
 			t->in_len = (uint16_t)(t->in_len + r);
