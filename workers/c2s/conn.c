@@ -75,6 +75,8 @@ static void conn_close(struct c2s_conn *c, int graceful)
 /* Writes what is queued; -1 when the connection broke. */
 static int conn_flush(struct c2s_conn *c)
 {
+	if (c->tls == C2S_TLS_UP && c2s_tls_flush(c) < 0)
+		return -1;
 	while (c->out.len > 0 && c->tls != C2S_TLS_HANDSHAKE) {
 		ssize_t n = c->tls == C2S_TLS_UP
 				    ? c2s_tls_write(c, c->out.data, c->out.len)
@@ -203,6 +205,9 @@ static void conn_step(struct c2s_conn *c)
 		return;
 	}
 	conn_watchers(c);
+	/* records already read from the socket wait in the record layer, not in the socket */
+	if (!c->closing && !env->paused && !c->held && !c->throttled && c->tls == C2S_TLS_UP && c2s_tls_pending(c))
+		ev_feed_event(env->loop, &c->rio, EV_READ);
 }
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)

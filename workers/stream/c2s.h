@@ -74,6 +74,7 @@ struct c2s_conn {
 	const char *delayed_cond;	/* the <failure/> condition being held back */
 	unsigned auth_failures;
 	SSL *ssl;
+	struct c2s_tls13 *t13;		/* TLS 1.3 on our record layer (tls.c); ssl is NULL then */
 	int tls;			/* enum c2s_tls_state */
 	int read_wants_write, write_wants_read;
 	struct c2s_xml *xml;
@@ -188,6 +189,8 @@ int c2s_tls_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap);
 int c2s_tls_handshake(struct c2s_conn *c);	/* 1 done, 0 in progress, -1 failed */
 ssize_t c2s_tls_read(struct c2s_conn *c, void *p, size_t n);	/* -1 + EAGAIN when blocked */
 ssize_t c2s_tls_write(struct c2s_conn *c, const void *p, size_t n);
+int c2s_tls_flush(struct c2s_conn *c);	/* record-layer bytes of our own (KeyUpdate); 0 or -1 */
+int c2s_tls_pending(struct c2s_conn *c);	/* 1: a read would return data without the socket */
 void c2s_tls_end(struct c2s_conn *c);
 
 /* stream.c */
