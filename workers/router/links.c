@@ -301,8 +301,15 @@ static void on_recv(void *arg, struct link *lk, uint64_t seq, const uint8_t *dat
 			if (!rtr_comp_stanza(l, &m))
 				rtr_stanza_from_client(l, &m);
 			break;
-		case XE_ROUTE_BIND:
 		case XE_ROUTE_SYNC:
+			/* c2s sends every new router a fresh snapshot of each session, so a SYNC is
+			 * acknowledged once handled: what its hooks started (a storage load that waits
+			 * for the storage worker to reconnect) must not hold back the acks of every
+			 * later frame, and a replayed SYNC would only re-apply older state */
+			env->current = NULL;
+			rtr_route_request(l, &m);
+			break;
+		case XE_ROUTE_BIND:
 		case XE_ROUTE_UNBIND:
 			rtr_route_request(l, &m);
 			break;
