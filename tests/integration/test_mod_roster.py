@@ -4,7 +4,7 @@ subscription state machine (approve, pre-approve, pending re-sent at login, canc
 import asyncio
 
 import pytest
-from slixmpp.exceptions import IqError
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
 from harness import DOMAIN, Client, Server, run
@@ -248,7 +248,7 @@ def test_pushes_survive_a_router_restart(rs):
             try:
                 r = await roster_iq(a, "set", [f"<item xmlns='{NS}' jid='bob@{DOMAIN}' name='B'/>"]).send(timeout=2)
                 break
-            except (IqError, asyncio.TimeoutError):
+            except (IqError, IqTimeout, asyncio.TimeoutError):
                 await asyncio.sleep(0.1)
         assert r is not None
         q = await a.next_push()

@@ -6,7 +6,7 @@ import os
 import signal
 
 import pytest
-from slixmpp.exceptions import IqError
+from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
@@ -54,7 +54,7 @@ async def crash_router(server, client):
             iq.xml.append(ET.Element("{urn:xmpp:ping}ping"))
             await iq.send(timeout=2)
             return
-        except (IqError, asyncio.TimeoutError):
+        except (IqError, IqTimeout, asyncio.TimeoutError):
             await asyncio.sleep(0.1)
     raise AssertionError("no round trip through the new router")
 
