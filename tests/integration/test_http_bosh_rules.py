@@ -22,6 +22,7 @@ def srv():
     s.write_config()
     s.start()
     s.add_user("alice", "pw")
+    s.add_user("bob", "pw")
     yield s
     s.cleanup()
 
@@ -169,6 +170,24 @@ def test_inactivity_from_the_configuration(srv):
     finally:
         b.close()
     assert "bosh session inactive, ended" in srv.log_text()
+
+
+def test_inactivity_not_reset_by_incoming_messages(srv):
+    """A session that gets messages but sends no request still ends after `inactivity`."""
+    from c2s_raw import Raw
+    b = BOSH(srv.https_port, wait=1)
+    bob = Raw(srv.c2s_port)
+    try:
+        assert b.login("alice", "pw", "deaf") == "alice@localhost/deaf"
+        bob.login("bob", "pw", "talker")
+        for i in range(int((INACTIVITY + 3) / 0.5)):
+            bob.send(f"<message to='alice@localhost/deaf' type='chat' id='m{i}'><body>{i}</body></message>")
+            time.sleep(0.5)
+        el = ET.fromstring(b.send("").body)
+        assert el.get("type") == "terminate" and el.get("condition") == "item-not-found", ET.tostring(el)
+    finally:
+        b.close()
+        bob.close()
 
 
 def test_pause_answers_at_once_and_outlives_inactivity(srv):

@@ -274,8 +274,9 @@ static void sess_flush(struct bosh_sess *s)
 	}
 	while ((q = oldest_held(s, &held)) != NULL && held > (s->pause ? 0 : s->hold))
 		req_answer(s, q, NULL, NULL);
-	if (reqs_used(s) == 0 && !s->freeing) {
-		ev_timer_stop(env->loop, &s->inactivity);
+	/* started once when the last request goes, not again for output queued while idle: a
+	 * session that receives but never asks still ends */
+	if (reqs_used(s) == 0 && !s->freeing && !ev_is_active(&s->inactivity)) {
 		ev_timer_set(&s->inactivity, (double)(s->pause ? s->pause : s->inactivity_secs), 0.);
 		ev_timer_start(env->loop, &s->inactivity);
 	}
