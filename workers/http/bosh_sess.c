@@ -169,7 +169,8 @@ static int put_create_attrs(struct buf *b, const struct bosh_sess *s, uint64_t r
 	const char *from = s->xs && s->xs->vh ? s->xs->vh->name : "";
 	int bad = buf_printf(b, " sid='%s' wait='%u' hold='%u' requests='%u' inactivity='%u' polling='%u'"
 			     " maxpause='%u' ver='1.11' xmpp:version='1.0' xmpp:restartlogic='true' secure='%s'"
-			     " from='", s->sid, s->wait, s->hold, s->requests, s->inactivity_secs, BOSH_POLLING, BOSH_MAXPAUSE,
+			     " from='", s->sid, s->wait, s->hold, s->requests, s->inactivity_secs, BOSH_POLLING,
+			     BOSH_MAXPAUSE,
 			     s->xs && s->xs->tls == C2S_TLS_UP ? "true" : "false") < 0 ||
 		  buf_put_xml_escaped(b, from, strlen(from)) < 0 || buf_put_str(b, "'") < 0;
 	if (!bad && s->xs && s->xs->stream_id)
