@@ -28,6 +28,7 @@ enum slice_tag {
 	SL_C2S_REGS_PER_IP = 28,	/* u32 in-band registrations per address per 10 minutes (c2s) */
 	SL_HTTP_TRUSTED_PROXY = 30,	/* str address or CIDR whose X-Forwarded-For is believed (http), repeated */
 	SL_HTTP_WEBROOT = 31,	/* str absolute directory of the static web client (http) */
+	SL_HTTP_BOSH_INACTIVITY = 52,	/* u32 seconds a BOSH session lives with no request held (http) */
 	SL_VHOST = 32,		/* str name: starts a vhost group */
 	SL_VHOST_CERT,		/* bytes PEM (c2s/http only) */
 	SL_VHOST_KEY,		/* bytes PEM (c2s/http only) */

@@ -16,6 +16,7 @@
 #define XML_MAX_NAME		1024u
 #define UNAUTH_TIMEOUT_DEFAULT	60		/* seconds */
 #define CONN_PER_IP_DEFAULT	50
+#define BOSH_INACTIVITY_DEFAULT	30		/* seconds a BOSH session lives with no request */
 #define REGS_PER_IP_DEFAULT	5		/* in-band registrations per address per 10 minutes */
 #define SCRAM_ITERATIONS_DEFAULT 4096u
 #define SCRAM_MAX_MSG		4096u		/* one SASL message, decoded */

@@ -301,6 +301,7 @@ static int cfg_defaults(struct cfg_parser *p, const char *topdir)
 	c->c2s_rate = 1u << 20;
 	c->unauth_timeout = UNAUTH_TIMEOUT_DEFAULT;
 	c->conn_per_ip = CONN_PER_IP_DEFAULT;
+	c->bosh_inactivity = BOSH_INACTIVITY_DEFAULT;
 	c->regs_per_ip = REGS_PER_IP_DEFAULT;
 	c->scram_iterations = SCRAM_ITERATIONS_DEFAULT;
 	if (!c->rundir || !c->datadir || !c->log || !c->storage_default)

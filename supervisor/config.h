@@ -62,6 +62,7 @@ struct cfg {
 	uint32_t regs_per_ip;		/* c2s in-band registrations per address per 10 min */
 	uint32_t stanza_depth, stanza_attrs, ping_interval;	/* c2s; 0 = the worker's default */
 	uint64_t out_buffer;		/* c2s bytes per client; 0 = default */
+	uint32_t bosh_inactivity;	/* http: seconds a BOSH session lives with no request held */
 	uint32_t scram_iterations;
 	char *storage_default;		/* "file" | "memory" | "postgresql" | "mongodb" */
 	char *storage_arg;		/* conninfo / uri, NULL when none */

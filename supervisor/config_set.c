@@ -546,6 +546,8 @@ static const struct cfg_directive cfg_directives[] = {
 	{"stanza-attrs", CTX_LIMITS, 1, 1, 0, 0, cfg_set_u32, F(stanza_attrs), 0, 4, 1024, NULL},
 	{"out-buffer", CTX_LIMITS, 1, 1, 0, 0, cfg_set_size, F(out_buffer), 0, 4096, 1u << 30, NULL},
 	{"ping-interval", CTX_LIMITS, 1, 1, 0, 0, cfg_set_seconds, F(ping_interval), 0, 1, 86400, NULL},
+	{"bosh-inactivity", CTX_LIMITS, 1, 1, 0, 0, cfg_set_seconds, F(bosh_inactivity), 0, 2, 86400,
+	 NULL},
 
 	{"default", CTX_STORAGE, 1, 2, D_OPT_STR, 0, cfg_set_storage_default, 0, 0, 0, 0, cfg_backends},
 	{"cache", CTX_STORAGE, 2, 2, 0, 0, cfg_set_cache, 0, 0, 0, 0, cfg_cache_words},

@@ -122,6 +122,8 @@ int sup_slice_build(const struct sup_proc *p, struct buf *out, char *err, size_t
 		rc |= tlv_put_u64(out, SL_C2S_OUTBUF, c->out_buffer) | tlv_put_u32(out, SL_C2S_PING, c->ping_interval);
 		for (size_t i = 0; p->role == ROLE_HTTP && i < c->ntrusted_proxies; i++)
 			rc |= tlv_put_str(out, SL_HTTP_TRUSTED_PROXY, c->trusted_proxies[i]);
+		if (p->role == ROLE_HTTP)
+			rc |= tlv_put_u32(out, SL_HTTP_BOSH_INACTIVITY, c->bosh_inactivity);
 		if (p->role == ROLE_HTTP && c->webroot)
 			rc |= tlv_put_str(out, SL_HTTP_WEBROOT, c->webroot);
 		break;

@@ -265,6 +265,23 @@ def test_unprotected_or_malformed_record_is_refused(srv, bystander, raw, alert):
     t.sock.close()
 
 
+def test_tls12_scram_plus_server_end_point(srv):
+    """On a stream OpenSSL keeps (TLS 1.2) the binding is computed from the live SSL: the
+    certificate hash works, tls-exporter (TLS 1.3 only, RFC 9266) does not."""
+    from c2s_raw import endpoint_binding
+    ctx = tls_context(["xmpp-client"])
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    for cbtype, ok in (("tls-server-end-point", True), ("tls-exporter", False)):
+        r = Raw(srv.tls_port)
+        r.sock = ctx.wrap_socket(r.sock, server_hostname=DOMAIN)
+        assert r.sock.version() == "TLSv1.2"
+        r.open()
+        cb = endpoint_binding(r.sock) if ok else bytes(32)
+        res = r.auth_scram("alice", "alice-pw", "SCRAM-SHA-256-PLUS", cbtype, cb)
+        assert (res[0] == "success") == ok, (cbtype, res)
+        r.close()
+
+
 def test_tls12_client_stays_with_openssl(srv, bystander):
     ctx = tls_context(["xmpp-client"])
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2

@@ -33,6 +33,12 @@ def web_server():
     s.cleanup()
 
 
+def own_failures(seen, port):
+    """Responses of the page's own origin with an error status: a missing asset (such as the
+    OMEMO library's wasm) fails the test, whatever part of Converse asked for it."""
+    return [(st, u) for st, u in seen["requests"] if f"localhost:{port}/" in u and st >= 400]
+
+
 def run_browser(url, shot):
     profile = tempfile.mkdtemp(prefix="xmppd-chromium-")
     try:
@@ -60,7 +66,7 @@ def test_web_client_renders_login_form(web_server, query):
     assert statuses.get("/" + query) == 200
     assert statuses.get("/dist/converse.min.js") in (200, 304)
     assert statuses.get("/dist/converse.min.css") in (200, 304)
-    assert not [u for u, st in statuses.items() if st >= 400 and "/dist/" in u], statuses
+    assert not own_failures(seen, web_server.http_port), statuses
     assert not seen["errors"], seen["errors"]
     # the page runs under the worker's Content-Security-Policy without a single violation
     assert not [m for m in seen["console"] if "Content Security Policy" in m or "Refused to" in m], seen["console"]
@@ -126,6 +132,11 @@ def test_web_client_chats_with_a_tcp_client(web_server, query, name, logged):
     assert seen["received"] and seen["sent"]
     assert answer["body"] == text_out and str(answer["from"]).startswith(f"{user}@localhost/")
     assert os.path.getsize(shot) > 10000
+    assert not own_failures(seen, srv.https_port), own_failures(seen, srv.https_port)
+    # OMEMO's crypto library found its wasm in dist/, next to the bundle, so OMEMO stays enabled
+    wasm = [st for st, u in seen["requests"] if u.endswith("/dist/curve25519_compiled.wasm")]
+    assert wasm and set(wasm) <= {200, 304}, seen["requests"]
+    assert not [m for m in seen["console"] + seen["errors"] if "wasm" in m], seen["console"] + seen["errors"]
     # the transport really used: the page's own connections and the worker's log
     wss = [u for u in seen["websockets"] if u.endswith("/xmpp-websocket")]
     if name == "websocket":

@@ -75,10 +75,44 @@ static void test_bodies(void **state)
 	}
 }
 
+/* ack (§9.1) and pause (§10): what sessions read of them */
+static const struct ackpause_case {
+	const char *name, *in;
+	int has_ack, ack_ok;
+	uint64_t ack;
+	int has_pause;
+	unsigned pause;
+} ackpause[] = {
+	{"ack at creation", "<body rid='7' to='h' ack='1' " B "/>", 1, 1, 1, 0, 0},
+	{"ack of an rid", "<body rid='9' sid='ab' ack='8' " B "/>", 1, 1, 8, 0, 0},
+	{"ack not digits", "<body rid='9' sid='ab' ack='x8' " B "/>", 1, 0, 0, 0, 0},
+	{"ack 2^53", "<body rid='9' sid='ab' ack='9007199254740992' " B "/>", 1, 0, 0, 0, 0},
+	{"no ack", "<body rid='9' sid='ab' " B "/>", 0, 0, 0, 0, 0},
+	{"pause", "<body rid='9' sid='ab' pause='60' " B "/>", 0, 0, 0, 1, 60},
+	{"pause capped at read", "<body rid='9' sid='ab' pause='100000' " B "/>", 0, 0, 0, 1, 3600},
+};
+
+static void test_ack_pause(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(ackpause) / sizeof(ackpause[0]); i++) {
+		const struct ackpause_case *k = &ackpause[i];
+		struct bosh_body b;
+		if (bosh_parse((const uint8_t *)k->in, strlen(k->in), &b) < 0)
+			fail_msg("case \"%s\": refused", k->name);
+		if (b.has_ack != k->has_ack || b.ack_ok != k->ack_ok || (k->ack_ok && b.ack != k->ack))
+			fail_msg("case \"%s\": got ack %d/%d %llu", k->name, b.has_ack, b.ack_ok,
+				 (unsigned long long)b.ack);
+		if (b.has_pause != k->has_pause || b.pause != k->pause)
+			fail_msg("case \"%s\": got pause %d %u", k->name, b.has_pause, b.pause);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_ack_pause),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

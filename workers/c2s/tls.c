@@ -5,8 +5,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/objects.h>
-#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,31 +25,6 @@ struct c2s_tls13 {
 	uint8_t exporter_len, endpoint_len;
 };
 
-/* RFC 9266: only where the exporter is bound to the handshake (TLS 1.3) */
-static int cb_exporter(SSL *ssl, uint8_t *out, size_t cap)
-{
-	if (SSL_version(ssl) < TLS1_3_VERSION || cap < 32 ||
-	    SSL_export_keying_material(ssl, out, 32, "EXPORTER-Channel-Binding", 24, NULL, 0, 0) != 1)
-		return -1;
-	return 32;
-}
-
-/* RFC 5929 §4.1: the certificate's hash, SHA-256 where it was signed with MD5 or SHA-1 */
-static int cb_endpoint(SSL *ssl, uint8_t *out, size_t cap)
-{
-	X509 *x = SSL_get_certificate(ssl);
-	int mdnid = NID_undef, pknid = NID_undef;
-	if (!x || OBJ_find_sigid_algs(X509_get_signature_nid(x), &mdnid, &pknid) != 1)
-		return -1;
-	const EVP_MD *md = mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_undef
-				   ? EVP_sha256()
-				   : EVP_get_digestbynid(mdnid);
-	unsigned int n = 0;
-	if (!md || (size_t)EVP_MD_get_size(md) > cap || X509_digest(x, md, out, &n) != 1)
-		return -1;
-	return (int)n;
-}
-
 static int cb_copy(const uint8_t *v, size_t len, uint8_t *out, size_t cap)
 {
 	if (len == 0 || len > cap)
@@ -67,7 +40,7 @@ int c2s_tls_cbinding(struct c2s_conn *c, int type, uint8_t *out, size_t cap)
 	if (c->t13)
 		return type == C2S_CB_EXPORTER ? cb_copy(c->t13->exporter, c->t13->exporter_len, out, cap)
 					       : cb_copy(c->t13->endpoint, c->t13->endpoint_len, out, cap);
-	return type == C2S_CB_EXPORTER ? cb_exporter(c->ssl, out, cap) : cb_endpoint(c->ssl, out, cap);
+	return tls_channel_binding(c->ssl, type == C2S_CB_EXPORTER, out, cap);
 }
 
 static void t13_free(struct c2s_tls13 *x)
@@ -86,8 +59,9 @@ static void tls_take_over(struct c2s_conn *c)
 	struct c2s_tls13 *x = calloc(1, sizeof(*x));
 	if (!x)
 		return;
-	int e = cb_exporter(c->ssl, x->exporter, sizeof(x->exporter));
-	int p = cb_endpoint(c->ssl, x->endpoint, sizeof(x->endpoint));
+	/* taken now: SASL may ask for them after the SSL is gone */
+	int e = tls_channel_binding(c->ssl, 1, x->exporter, sizeof(x->exporter));
+	int p = tls_channel_binding(c->ssl, 0, x->endpoint, sizeof(x->endpoint));
 	x->exporter_len = (uint8_t)(e > 0 ? e : 0);
 	x->endpoint_len = (uint8_t)(p > 0 ? p : 0);
 	ERR_clear_error();

@@ -17,7 +17,10 @@
 #define BOSH_WAIT_MAX 20u		/* seconds a request is held at most (below HTTP_IDLE_TIMEOUT) */
 #define BOSH_HOLD_MAX 2u		/* requests held at once at most; 1 when the client names none */
 #define BOSH_REQUESTS_MAX (BOSH_HOLD_MAX + 1)	/* concurrent requests = hold + 1 */
-#define BOSH_INACTIVITY 30u		/* seconds without a request before the session ends */
+/* seconds without a request before the session ends: limits { bosh-inactivity } (conf.c) */
+#define BOSH_MAXPAUSE 120u		/* the longest pause (§10) a client may ask for, in seconds */
+#define BOSH_ACK_GRACE 2.0		/* seconds a response may be in flight before a client's older
+					   ack makes it reported as unacknowledged (§9.2) */
 #define BOSH_POLLING 2u			/* the shortest polling interval we advertise */
 #define BOSH_SID_HEX 32u		/* 128 random bits */
 #define BOSH_SESSIONS_MAX 65536u
@@ -28,8 +31,9 @@ struct bosh_body {
 	uint64_t rid;
 	char sid[BOSH_SID_HEX + 1];
 	char to[BOSH_MAX_ATTR], lang[64], xmpp_version[16];
-	unsigned wait, hold;
-	int has_wait, has_hold, has_ack, terminate, restart;
+	unsigned wait, hold, pause;
+	uint64_t ack;			/* the highest rid whose answer the client has (§9.1) */
+	int has_wait, has_hold, has_ack, ack_ok, has_pause, terminate, restart;
 	size_t payload_at, payload_len;	/* the children, as bytes of the request body */
 };
 

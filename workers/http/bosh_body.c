@@ -63,6 +63,10 @@ static void bosh_root_attrs(struct bosh_body *b, const XML_Char **attrs)
 			b->hold = small_uint(v);
 		} else if (strcmp(k, "ack") == 0) {
 			b->has_ack = 1;
+			b->ack_ok = bosh_rid_parse(v, &b->ack);
+		} else if (strcmp(k, "pause") == 0) {
+			b->has_pause = 1;
+			b->pause = small_uint(v);
 		} else if (strcmp(k, "type") == 0) {
 			b->terminate = strcmp(v, "terminate") == 0;
 		} else if (strcmp(k, NS_XBOSH " restart") == 0) {

@@ -1,7 +1,8 @@
 /* BOSH sessions (XEP-0124/0206) on the shared stream engine: the session table, held requests
  * answered with queued output or empty after `wait`, the rid window with out-of-order requests
- * kept and replays answered from a cache, inactivity, restarts and terminate. A session is one
- * engine stream; it never parses a stanza itself. */
+ * kept and replays answered from a cache trimmed by the client's acks, inactivity and pauses,
+ * restarts and terminate. A session created over TLS never answers a request that is not. A
+ * session is one engine stream; it never parses a stanza itself. */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@
 struct bosh_cached {
 	uint64_t rid;			/* 0 = empty */
 	struct buf body;
+	double sent;			/* ev_now when it was answered */
+	unsigned reported : 1;		/* named in a report attribute already (§9.2) */
 };
 
 struct bosh_sess {
@@ -24,13 +27,19 @@ struct bosh_sess {
 	struct c2s_conn *xs;		/* the engine's stream */
 	uint64_t rid;			/* the last request processed in order */
 	unsigned wait, hold, requests;
+	unsigned inactivity_secs;	/* seconds, as advertised at creation */
+	unsigned pause;			/* seconds of the pause asked for (§10), 0 = none */
 	int ack;			/* the client asked for acks */
+	uint64_t client_ack;		/* the highest rid the client said it has the answer of */
+	double client_ack_at;		/* when the request carrying its latest ack came */
 	struct bosh_req reqs[BOSH_REQUESTS_MAX];
 	struct bosh_cached cache[BOSH_REQUESTS_MAX];
 	struct buf out;			/* elements for the client, not yet in a response */
 	struct buf in;			/* payload waiting while the stream is held */
 	ev_timer inactivity;		/* no request held: the session ends when it fires */
 	unsigned ended : 1, stream_error : 1, freeing : 1;
+	unsigned secure : 1;		/* created over TLS: only secure requests are answered */
+	const char *end_cond;		/* the terminal condition of a session we end, NULL = none */
 };
 
 /* The session table hangs off the worker conceptually; kept here like c2s's session tables. */
@@ -112,6 +121,36 @@ static void cache_put(struct bosh_sess *s, uint64_t rid, const struct buf *body)
 	struct bosh_cached *c = &s->cache[rid % BOSH_REQUESTS_MAX];
 	buf_reset(&c->body);
 	c->rid = buf_put(&c->body, body->data, body->len) == 0 ? rid : 0;
+	c->sent = ev_now(env->loop);
+	c->reported = 0;
+}
+
+/* §9.1: the client has the answers up to ack, so they are never replayed: dropped. */
+static void cache_trim(struct bosh_sess *s, uint64_t ack)
+{
+	for (unsigned i = 0; i < BOSH_REQUESTS_MAX; i++) {
+		struct bosh_cached *c = &s->cache[i];
+		if (c->rid && c->rid <= ack) {
+			c->rid = 0;
+			buf_free(&c->body);
+		}
+	}
+}
+
+/* §9.2: the oldest answer the client's latest ack says it lacks, though it went out more than
+ * BOSH_ACK_GRACE before that ack was sent; NULL when none (or acks were not asked for). */
+static struct bosh_cached *cache_unacked(struct bosh_sess *s, uint64_t below)
+{
+	struct bosh_cached *o = NULL;
+	if (!s->ack || !s->client_ack)
+		return NULL;
+	for (unsigned i = 0; i < BOSH_REQUESTS_MAX; i++) {
+		struct bosh_cached *c = &s->cache[i];
+		if (c->rid > s->client_ack && c->rid < below && !c->reported &&
+		    s->client_ack_at - c->sent >= BOSH_ACK_GRACE && (!o || c->rid < o->rid))
+			o = c;
+	}
+	return o;
 }
 
 static void req_release(struct bosh_req *q)
@@ -129,8 +168,9 @@ static int put_create_attrs(struct buf *b, const struct bosh_sess *s, uint64_t r
 {
 	const char *from = s->xs && s->xs->vh ? s->xs->vh->name : "";
 	int bad = buf_printf(b, " sid='%s' wait='%u' hold='%u' requests='%u' inactivity='%u' polling='%u'"
-			     " ver='1.11' xmpp:version='1.0' xmpp:restartlogic='true' secure='%s' from='",
-			     s->sid, s->wait, s->hold, s->requests, BOSH_INACTIVITY, BOSH_POLLING,
+			     " maxpause='%u' ver='1.11' xmpp:version='1.0' xmpp:restartlogic='true' secure='%s'"
+			     " from='", s->sid, s->wait, s->hold, s->requests, s->inactivity_secs, BOSH_POLLING,
+			     BOSH_MAXPAUSE,
 			     s->xs && s->xs->tls == C2S_TLS_UP ? "true" : "false") < 0 ||
 		  buf_put_xml_escaped(b, from, strlen(from)) < 0 || buf_put_str(b, "'") < 0;
 	if (!bad && s->xs && s->xs->stream_id)
@@ -149,8 +189,14 @@ static void req_answer(struct bosh_sess *s, struct bosh_req *q, const struct buf
 				  C2S_NS_STREAMS "'") < 0;
 	if (!bad && q->create)
 		bad = put_create_attrs(&b, s, q->rid) < 0;
-	else if (!bad && s->ack && q->rid != s->rid)	/* §9.1: an answer to an older request */
+	else if (!bad && s->ack && q->rid != s->rid)	/* §9.2: an answer to an older request */
 		bad = buf_printf(&b, " ack='%llu'", (unsigned long long)s->rid) < 0;
+	struct bosh_cached *lost = !bad && !q->create ? cache_unacked(s, q->rid) : NULL;
+	if (lost) {	/* the client resends that rid and gets the cached answer (§14.3) */
+		lost->reported = 1;
+		bad = buf_printf(&b, " report='%llu' time='%llu'", (unsigned long long)lost->rid,
+				 (unsigned long long)((ev_now(env->loop) - lost->sent) * 1000.)) < 0;
+	}
 	if (!bad && cond)	/* "": the end the client asked for (§12), no condition */
 		bad = buf_put_str(&b, " type='terminate'") < 0 ||
 		      (cond[0] && buf_printf(&b, " condition='%s'", cond) < 0);
@@ -194,14 +240,21 @@ static unsigned reqs_used(const struct bosh_sess *s)
 	return n;
 }
 
-/* Output goes out in the oldest held request; more than `hold` held get empty answers; an ended
- * session answers everything with terminate; nothing held starts the inactivity clock. */
+/* What the terminate answers of an ended session say: "" is the orderly end (§13). */
+static const char *end_condition(const struct bosh_sess *s)
+{
+	return s->stream_error ? "remote-stream-error" : s->end_cond ? s->end_cond : "";
+}
+
+/* Output goes out in the oldest held request; more than `hold` held get empty answers (during a
+ * pause, every one); an ended session answers everything with terminate; nothing held starts the
+ * inactivity clock, or the pause's. */
 static void sess_flush(struct bosh_sess *s)
 {
 	unsigned held;
 	struct bosh_req *q;
 	if (s->ended) {
-		const char *cond = s->stream_error ? "remote-stream-error" : "";
+		const char *cond = end_condition(s);
 		int answered = 0;
 		for (unsigned i = 0; i < BOSH_REQUESTS_MAX; i++) {
 			if (!s->reqs[i].hc)
@@ -220,11 +273,12 @@ static void sess_flush(struct bosh_sess *s)
 		req_answer(s, q, &s->out, NULL);
 		buf_free(&s->out);
 	}
-	while ((q = oldest_held(s, &held)) != NULL && held > s->hold)
+	while ((q = oldest_held(s, &held)) != NULL && held > (s->pause ? 0 : s->hold))
 		req_answer(s, q, NULL, NULL);
-	if (reqs_used(s) == 0 && !s->freeing) {
-		ev_timer_stop(env->loop, &s->inactivity);
-		ev_timer_set(&s->inactivity, (double)BOSH_INACTIVITY, 0.);
+	/* started once when the last request goes, not again for output queued while idle: a
+	 * session that receives but never asks still ends */
+	if (reqs_used(s) == 0 && !s->freeing && !ev_is_active(&s->inactivity)) {
+		ev_timer_set(&s->inactivity, (double)(s->pause ? s->pause : s->inactivity_secs), 0.);
 		ev_timer_start(env->loop, &s->inactivity);
 	}
 }
@@ -264,7 +318,7 @@ static void bosh_close(struct c2s_conn *x, int graceful)
 	sess_flush(s);
 	if (!s->freeing) {	/* nothing held: the next request or the inactivity clock gets the rest */
 		ev_timer_stop(env->loop, &s->inactivity);
-		ev_timer_set(&s->inactivity, (double)BOSH_INACTIVITY, 0.);
+		ev_timer_set(&s->inactivity, (double)s->inactivity_secs, 0.);
 		ev_timer_start(env->loop, &s->inactivity);
 	}
 }
@@ -401,6 +455,15 @@ static void req_process(struct bosh_sess *s, struct bosh_req *q)
 	}
 	if (!s->ended && b->payload_len)
 		sess_feed(s, body.data + b->payload_at, b->payload_len);
+	if (!s->ended && b->has_pause && !b->terminate) {
+		if (b->pause > BOSH_MAXPAUSE) {	/* §10: longer than we said */
+			log_info("bosh pause over maxpause, session ended", "sid=%s pause=%u", s->sid, b->pause);
+			s->end_cond = "policy-violation";
+			c2s_conn_close(s->xs, 0);
+		} else {	/* every held request is answered now; the pause is the inactivity */
+			s->pause = b->pause ? b->pause : 1;
+		}
+	}
 	if (!s->ended && b->terminate) {
 		log_info("bosh session terminated by the client", "sid=%s", s->sid);
 		if (s->xs->hdr_sent)
@@ -464,6 +527,7 @@ static struct bosh_req *req_take(struct bosh_sess *s, struct http_conn *c, const
 	q->wait.data = q;
 	ev_timer_start(env->loop, &q->wait);
 	ev_timer_stop(env->loop, &s->inactivity);
+	s->pause = 0;	/* a request ends a pause */
 	return q;
 }
 
@@ -527,6 +591,8 @@ void bosh_sess_create(struct http_conn *c, const struct http_req *r, const uint8
 	s->requests = s->hold + 1;
 	s->ack = b->has_ack;
 	s->rid = b->rid - 1;
+	s->inactivity_secs = henv->conf.bosh_inactivity;
+	s->secure = c->secure;
 	memcpy(x->addr, c->client, sizeof(x->addr));
 	x->tls = c->secure ? C2S_TLS_UP : C2S_TLS_NONE;
 	log_info("bosh session", "sid=%s stream=%llu ip=%s secure=%d wait=%u hold=%u", s->sid,
@@ -584,6 +650,14 @@ void bosh_sess_request(struct http_conn *c, const struct http_req *r, const uint
 		bosh_refuse(c, r, legacy_of(b), "item-not-found");
 		return;
 	}
+	if (s->secure && !c->secure) {
+		/* Not a terminate: that would let whoever sees the sid in clear end the session. The
+		 * session is untouched and the request not processed: no rid, no payload, no cache. */
+		log_notice("bosh request for a secure session over plain http refused", "sid=%s ip=%s",
+			   s->sid, c->ip);
+		http_error(c, r, 403, CORS_BOSH);
+		return;
+	}
 	if (b->rid <= s->rid) {
 		if (replay(s, c, r, b->rid) < 0)
 			sess_kill(s, c, r, "item-not-found");
@@ -592,7 +666,7 @@ void bosh_sess_request(struct http_conn *c, const struct http_req *r, const uint
 	if (s->ended) {	/* what the stream said last, then the end */
 		struct bosh_req *q = req_take(s, c, r, body, len, b);
 		if (q)
-			req_answer(s, q, &s->out, s->stream_error ? "remote-stream-error" : "");
+			req_answer(s, q, &s->out, end_condition(s));
 		else
 			bosh_refuse(c, r, 0, "other-request");
 		buf_free(&s->out);
@@ -611,6 +685,13 @@ void bosh_sess_request(struct http_conn *c, const struct http_req *r, const uint
 	if (reqs_used(s) >= s->requests) {
 		sess_kill(s, c, r, "policy-violation");	/* more than `requests` at once (§11) */
 		return;
+	}
+	if (b->has_ack && b->ack_ok && b->ack < b->rid) {
+		if (b->ack >= s->client_ack) {
+			s->client_ack = b->ack;
+			s->client_ack_at = ev_now(env->loop);
+		}
+		cache_trim(s, b->ack);
 	}
 	if (!req_take(s, c, r, body, len, b)) {
 		sess_kill(s, c, r, "internal-server-error");

@@ -77,6 +77,11 @@ static int conf_record(struct conf_reader *rd, const struct tlv *t)
 			return conf_fail(rd, "bad conn-per-ip");
 		c->conn_per_ip = v32;
 		return 0;
+	case SL_HTTP_BOSH_INACTIVITY:
+		if (tlv_u32(t, &v32) < 0 || v32 == 0)
+			return conf_fail(rd, "bad bosh-inactivity");
+		c->bosh_inactivity = v32;
+		return 0;
 	case SL_VHOST:
 		return conf_vhost(rd, t);
 	case SL_VHOST_CERT:
@@ -113,6 +118,7 @@ int http_conf_read(const uint8_t *p, size_t n, struct http_conf *c, char *why, s
 	memset(c, 0, sizeof(*c));
 	c->body_max = STANZA_SIZE_DEFAULT;
 	c->conn_per_ip = CONN_PER_IP_DEFAULT;
+	c->bosh_inactivity = BOSH_INACTIVITY_DEFAULT;
 	rbuf_init(&r, p, n);
 	while ((rc = tlv_next(&r, &t)) == 1)
 		if (conf_record(&rd, &t) < 0)

@@ -171,6 +171,7 @@ struct http_listener {
 struct http_conf {
 	size_t body_max;		/* = stanza size limit */
 	uint32_t conn_per_ip;		/* connections from one address (trusted proxies exempt) */
+	uint32_t bosh_inactivity;	/* seconds a BOSH session lives with no request held */
 	struct http_vhost *vhosts;
 	size_t nvhosts;
 	struct http_cidr proxies[HTTP_MAX_TRUSTED_PROXIES];
