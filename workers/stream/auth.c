@@ -59,6 +59,7 @@ static void auth_fail(struct c2s_conn *c, int result)
 	double d = c2s_lim_fail(c, user);
 	explicit_bzero(user, sizeof(user));
 	c->delayed_cond = c2s_sasl_condition(result);
+	ev_timer_stop(env->loop, &c->delay);	/* never re-initialise a started watcher */
 	ev_timer_init(&c->delay, delay_done, d, 0.);
 	ev_timer_start(env->loop, &c->delay);
 	c2s_conn_hold(c, 1);
@@ -249,7 +250,13 @@ static void el_response(struct c2s_conn *c, const struct buf *msg)
 
 int c2s_auth_element(struct c2s_conn *c, const struct c2s_xml_elem *e)
 {
-	if (c->authed) {
+	/* Holding the stream stops reads, not the parse of what one read already brought: an
+	 * element behind a refused attempt comes before its <failure/> went out. Acting on it
+	 * would answer a guess early, or let a login succeed under a failure still to come. */
+	if (c->authed || c->delayed_cond) {
+		if (c->delayed_cond)
+			log_info("sasl element before the failure of the last attempt", "sid=%llu",
+				 (unsigned long long)c->sid);
 		c2s_stream_error(c, "policy-violation");
 		return C2S_XML_STOP;
 	}
