@@ -177,6 +177,27 @@ def test_failure_conditions(srv):
     r.stream_error("policy-violation")
 
 
+def test_nothing_behind_a_refused_attempt_in_the_same_write(srv):
+    """A write that carries a refused attempt and more SASL behind it (read in one go, while the
+    failure is held back) ends the stream: no login can succeed under a failure still to come, and
+    a second refusal must not restart the pending delay's timer (that aborted the c2s worker)."""
+    pid = srv.worker("c2s")["pid"]
+    refused = ("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+               + base64.b64encode(b"\0x@y\0pw").decode() + "</auth>")  # no valid localpart
+    good = ("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+            + base64.b64encode(b"\0frank\0frank-pw").decode() + "</auth>")
+    for behind in (good, refused):
+        r = tls_stream(srv)
+        r.send(refused + behind)
+        assert r.closed(10), r.buf
+        assert ("<stream:error><policy-violation " in r.buf and "<success" not in r.buf
+                and "<failure" not in r.buf), (r.buf, srv.log_text()[-3000:])
+        r.close()
+    time.sleep(2.5)  # past the delays: the worker that held them is still the same one
+    assert srv.worker("c2s")["pid"] == pid, srv.log_text()[-3000:]
+    assert tls_stream(srv).auth_plain("frank", "frank-pw") == ("success", "")
+
+
 def test_delays_grow_per_address_and_account():
     s = Server()
     try:

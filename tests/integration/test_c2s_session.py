@@ -14,6 +14,11 @@ from harness import Server, wait_for
 REFUSE = "refuse.localhost"
 
 
+def sasl_diag(srv, res):
+    """What a failed login leaves for the next reader: the condition and the server's log."""
+    return f"SASL {res!r}; server log (tail):\n{srv.log_text()[-6000:]}"
+
+
 @pytest.fixture(scope="module")
 def srv():
     s = Server(extra=f"""
@@ -226,7 +231,8 @@ def test_unauthenticated_streams_per_address():
         # another address is not affected, and logging in frees the slot
         Raw(s.c2s_port, src="127.0.0.6").open()
         held[0].starttls()
-        assert held[0].auth_scram("alice", "alice-pw")[0] == "success"
+        res = held[0].auth_scram("alice", "alice-pw")
+        assert res[0] == "success", sasl_diag(s, res)
         again = Raw(s.c2s_port, src="127.0.0.5")
         again.open()
     finally:

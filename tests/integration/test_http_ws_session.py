@@ -26,9 +26,18 @@ def srv():
     s.cleanup()
 
 
+def sasl_diag(srv, res):
+    """What a failed login leaves for the next reader: the condition and the server's log."""
+    return f"SASL {res!r}; server log (tail):\n{srv.log_text()[-6000:]}"
+
+
 def ws_login(srv, user="alice", resource="web", tls=True, **kw):
     ws = WSX(srv.https_port if tls else srv.http_port, tls=tls, **kw)
-    jid = ws.login(user, "pw", resource)
+    ws.open()
+    res = ws.auth_scram(user, "pw")
+    assert res[0] == "success", sasl_diag(srv, res)
+    ws.open()
+    jid = ws.bind(resource)
     assert jid == f"{user}@localhost/{resource}", jid
     return ws
 
@@ -46,7 +55,8 @@ def test_login_restart_bind_roster(srv):
         assert "<mechanism>SCRAM-SHA-1</mechanism>" in f and "<mechanism>SCRAM-SHA-256</mechanism>" in f
         assert "xmlns:stream='http://etherx.jabber.org/streams'" in f  # each message stands alone
         assert "<starttls" not in f  # TLS is the WebSocket's business
-        assert ws.auth_scram("alice", "pw", "SCRAM-SHA-256")[0] == "success"
+        res = ws.auth_scram("alice", "pw", "SCRAM-SHA-256")
+        assert res[0] == "success", sasl_diag(srv, res)
         f = ws.open().group(0)  # the restart is a new <open/> from the client
         assert "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>" in f and "<mechanisms" not in f
         assert ws.bind("web") == "alice@localhost/web"
@@ -71,7 +81,8 @@ def test_scram_plus_on_the_https_listener(srv, mech):
         assert f"<mechanism>{mech}</mechanism>" in f
         assert "<channel-binding type='tls-server-end-point'/>" in f and "<channel-binding type='tls-exporter'/>" in f
         cb = endpoint_binding(ws.sock)
-        assert ws.auth_scram("alice", "pw", mech, cbtype="tls-server-end-point", cbdata=cb)[0] == "success"
+        res = ws.auth_scram("alice", "pw", mech, cbtype="tls-server-end-point", cbdata=cb)
+        assert res[0] == "success", sasl_diag(srv, res)
         assert ws.open() and ws.bind("plus") == "alice@localhost/plus"
     finally:
         ws.close()
@@ -79,7 +90,7 @@ def test_scram_plus_on_the_https_listener(srv, mech):
     try:
         ws.open()
         res = ws.auth_scram("alice", "pw", mech, cbtype="tls-server-end-point", cbdata=b"\0" * 32)
-        assert res == ("failure", "not-authorized"), res
+        assert res == ("failure", "not-authorized"), sasl_diag(srv, res)
     finally:
         ws.close()
 
@@ -192,7 +203,8 @@ def test_trusted_proxy_with_https_counts_as_secure(srv):
         f = ws.open().group(0)
         assert "<mechanism>SCRAM-SHA-1</mechanism>" in f
         assert "-PLUS" not in f  # no channel binding through a proxy
-        assert ws.auth_scram("alice", "pw")[0] == "success"
+        res = ws.auth_scram("alice", "pw")
+        assert res[0] == "success", sasl_diag(srv, res)
     finally:
         ws.close()
     assert re.search(r"websocket stream\" sid=\d+ ip=192\.0\.2\.7 secure=1", srv.log_text())

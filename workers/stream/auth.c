@@ -35,6 +35,8 @@ static void delay_done(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop, (void)revents;
 	struct c2s_conn *c = w->data;
+	log_debug("held-back sasl failure sent", "sid=%llu transport=%s condition=%s", (unsigned long long)c->sid,
+		  c->ops->name, c->delayed_cond);
 	sasl_failure(c, c->delayed_cond);
 	c->delayed_cond = NULL;
 	c2s_conn_hold(c, 0);
@@ -47,8 +49,9 @@ static void auth_fail(struct c2s_conn *c, int result)
 	char user[C2S_SCRAM_USER_MAX + 1] = "";
 	if (c->scram)
 		memcpy(user, c->scram->user, sizeof(user));
-	log_info("sasl failed", "sid=%llu condition=%s", (unsigned long long)c->sid,
-		 c2s_sasl_condition(result));
+	/* sids count per worker process: the transport tells a c2s stream from a web one */
+	log_info("sasl failed", "sid=%llu transport=%s condition=%s step=%d", (unsigned long long)c->sid,
+		 c->ops->name, c2s_sasl_condition(result), c->scram ? c->scram->state : -1);
 	c2s_auth_abandon(c);
 	if (result != C2S_SASL_EAUTH) {	/* protocol errors are answered at once: no guess was made */
 		sasl_failure(c, c2s_sasl_condition(result));
@@ -59,6 +62,7 @@ static void auth_fail(struct c2s_conn *c, int result)
 	double d = c2s_lim_fail(c, user);
 	explicit_bzero(user, sizeof(user));
 	c->delayed_cond = c2s_sasl_condition(result);
+	ev_timer_stop(env->loop, &c->delay);	/* never re-initialise a started watcher */
 	ev_timer_init(&c->delay, delay_done, d, 0.);
 	ev_timer_start(env->loop, &c->delay);
 	c2s_conn_hold(c, 1);
@@ -249,7 +253,13 @@ static void el_response(struct c2s_conn *c, const struct buf *msg)
 
 int c2s_auth_element(struct c2s_conn *c, const struct c2s_xml_elem *e)
 {
-	if (c->authed) {
+	/* Holding the stream stops reads, not the parse of what one read already brought: an
+	 * element behind a refused attempt comes before its <failure/> went out. Acting on it
+	 * would answer a guess early, or let a login succeed under a failure still to come. */
+	if (c->authed || c->delayed_cond) {
+		if (c->delayed_cond)
+			log_info("sasl element before the failure of the last attempt", "sid=%llu",
+				 (unsigned long long)c->sid);
 		c2s_stream_error(c, "policy-violation");
 		return C2S_XML_STOP;
 	}
@@ -296,8 +306,8 @@ static void auth_success(struct c2s_conn *c, const struct buf *final)
 	c->authed = 1;
 	c2s_lim_success(c, user);
 	c2s_lim_addr_release(c);
-	log_info("authenticated", "sid=%llu user=%s host=%s", (unsigned long long)c->sid, c->user,
-		 c->vh->name);
+	log_info("authenticated", "sid=%llu transport=%s user=%s host=%s", (unsigned long long)c->sid,
+		 c->ops->name, c->user, c->vh->name);
 	if (final && final->len)
 		send_b64_element(c, "success", final);
 	else

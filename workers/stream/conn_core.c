@@ -73,6 +73,8 @@ void c2s_conn_end_session(struct c2s_conn *c)
 	c2s_auth_abandon(c);
 	c2s_sess_remove(c);
 	ev_timer_stop(env->loop, &c->timer);
+	ev_timer_stop(env->loop, &c->delay);	/* a failure held back has nobody left to tell */
+	c->delayed_cond = NULL;
 }
 
 void c2s_conn_pause_all(void)
