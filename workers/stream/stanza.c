@@ -182,8 +182,9 @@ static void keep_presence(struct c2s_conn *c, const struct c2s_xml_elem *e, cons
 	c->priority = (int32_t)(prio < -128 ? -128 : prio > 127 ? 127 : prio);
 }
 
-/* A stanza to an invalid JID comes back as an error (RFC 6120 §8.3.3.8); errors are dropped. */
-static void bounce_malformed(struct c2s_conn *c, const struct c2s_xml_elem *e)
+/* Answers a stanza with a modify error of condition cond; an error is never answered. No from:
+ * the error comes from the account's server (for jid-malformed the address is not a JID at all). */
+static void bounce_modify(struct c2s_conn *c, const struct c2s_xml_elem *e, const char *cond)
 {
 	if (e->type && strcmp(e->type, "error") == 0)
 		return;
@@ -193,9 +194,8 @@ static void bounce_malformed(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	if (!bad && e->id)
 		bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
 		      buf_put_str(&b, "'") < 0;
-	/* no from: the address is not a JID, so the error comes from the account's server */
-	bad = bad || buf_printf(&b, "><error type='modify'><jid-malformed "
-			     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", e->name) < 0;
+	bad = bad || buf_printf(&b, "><error type='modify'><%s "
+			     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", cond, e->name) < 0;
 	if (!bad)
 		(void)c2s_conn_send(c, b.data, b.len);
 	buf_free(&b);
@@ -205,7 +205,7 @@ static int forward(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_t sty
 {
 	char to[XE_MAX_JID + 1] = "";
 	if (e->to && c2s_jid_prep(e->to, to, sizeof(to)) < 0) {
-		bounce_malformed(c, e);
+		bounce_modify(c, e, "jid-malformed");	/* RFC 6120 §8.3.3.8 */
 		return C2S_XML_CONTINUE;
 	}
 	struct buf body;
@@ -251,19 +251,7 @@ static int stanza_check(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_
 	}
 	if (ok)
 		return 0;
-	if (!e->type || strcmp(e->type, "error") != 0) {
-		struct buf b;
-		buf_init(&b);
-		int bad = buf_printf(&b, "<%s type='error'", e->name) < 0;
-		if (!bad && e->id)
-			bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
-			      buf_put_str(&b, "'") < 0;
-		bad = bad || buf_printf(&b, "><error type='modify'><bad-request "
-				     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", e->name) < 0;
-		if (!bad)
-			(void)c2s_conn_send(c, b.data, b.len);
-		buf_free(&b);
-	}
+	bounce_modify(c, e, "bad-request");
 	return -1;
 }
 
