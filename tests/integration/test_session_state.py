@@ -5,13 +5,12 @@ import asyncio
 import os
 import signal
 
-import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from harness import DOMAIN, Server, run, wait_for
+from harness import DOMAIN, login_as, run, server_fixture, wait_for
 from test_mod_roster import RC
 
 CARBONS = "urn:xmpp:carbons:2"
@@ -19,21 +18,13 @@ BLOCKING = "urn:xmpp:blocking"
 MODS = 'vhost "localhost" { modules roster presence carbons blocking disco ping }'
 
 
-@pytest.fixture
-def ss():
-    s = Server(extra=MODS)
-    s.start()
-    for u in ("alice", "bob", "carol"):
-        s.add_user(u, f"{u}-pw")
-    yield s
-    s.cleanup()
+ss = server_fixture(MODS, ("alice", "bob", "carol"))
 
 
 async def login(server, who, res="r"):
-    c = RC(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
+    c = await login_as(server, who, res, RC)
     c.carbons = asyncio.Queue()
     c.blk_pushes = asyncio.Queue()
-    assert await c.login(server.c2s_port)
     c.register_handler(Callback("carbon", MatchXPath(f"{{jabber:client}}message/{{{CARBONS}}}received"),
                                 c.carbons.put_nowait))
     c.register_handler(Callback("blk-push", MatchXPath(f"{{jabber:client}}iq/{{{BLOCKING}}}block"),
