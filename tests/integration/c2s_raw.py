@@ -10,6 +10,8 @@ import socket
 import ssl
 import time
 
+import pytest
+
 from harness import DOMAIN
 
 NS_STREAMS = "http://etherx.jabber.org/streams"
@@ -173,6 +175,31 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+
+def component_stream(port, name, secret):
+    """An external component's stream (XEP-0114) to port with its handshake sent, the answer not
+    yet read; the server's stream header is kept in .stream_header."""
+    c = Raw(port)
+    c.send(header(to=name, ns="jabber:component:accept", version=None))
+    c.stream_header = c.expect(r"<stream:stream [^>]*>").group(0)
+    sid = re.search(r" id='([^']+)'", c.stream_header).group(1)
+    c.send("<handshake>" + hashlib.sha1((sid + secret).encode()).hexdigest() + "</handshake>")
+    return c
+
+
+def bystander_fixture(who):
+    """A pytest fixture, on the module's srv: a logged-in session of who that must survive
+    whatever the test does to its own stream; it still answers a ping afterwards."""
+    @pytest.fixture
+    def bystander(srv):
+        r = Raw(srv.c2s_port)
+        r.login(who, f"{who}-pw", "bystander")
+        yield r
+        r.send("<iq type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
+        r.expect(r"<iq[^>]*id='alive'")
+        r.close()
+    return bystander
 
 
 def endpoint_binding(sock):

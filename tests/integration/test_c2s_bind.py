@@ -2,13 +2,12 @@
 user on another c2s instance who writes the instant the result arrives reaches the new session;
 the conflict policy holds across instances; a bind waits for a paused or restarted router and
 gives up with a stream error after unauth-timeout; a stream closed while waiting leaves no route."""
-import hashlib
 import os
 import re
 import signal
 import time
 
-from c2s_raw import Raw, header
+from c2s_raw import Raw, component_stream
 from harness import DOMAIN, Server, free_port, wait_for
 
 COMP = "comp.localhost"
@@ -82,10 +81,7 @@ def one_per_instance(server, prefix, resource="r"):
 
 
 def component(port, secret="pw"):
-    c = Raw(port)
-    c.send(header(to=COMP, ns="jabber:component:accept", version=None))
-    sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
-    c.send("<handshake>" + hashlib.sha1((sid + secret).encode()).hexdigest() + "</handshake>")
+    c = component_stream(port, COMP, secret)
     c.expect("<handshake/>")
     return c
 

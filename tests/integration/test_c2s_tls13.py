@@ -13,33 +13,17 @@ import time
 
 import pytest
 
-from c2s_raw import Raw, header, tls_context
-from harness import DOMAIN, Client, Server, free_port, run, wait_for
+from c2s_raw import Raw, bystander_fixture, header, tls_context
+from harness import Client, DOMAIN, Server, run, server_fixture, wait_for
 
 TAKEOVER = "tls 1.3 stream on our record layer"
 
 
-@pytest.fixture(scope="module")
-def srv():
-    tls_port = free_port()
-    s = Server(extra=f'listen c2s-tls "127.0.0.1:{tls_port}"\n')
-    s.tls_port = tls_port
-    s.start()
-    for u in ("alice", "bob", "carol"):
-        s.add_user(u, u + "-pw")
-    yield s
-    s.cleanup()
+srv = server_fixture(lambda s: f'listen c2s-tls "127.0.0.1:{s.tls_port}"\n', ("alice", "bob", "carol"),
+                     scope="module", ports=("tls_port",))
 
 
-@pytest.fixture
-def bystander(srv):
-    """A logged-in TLS 1.3 session that must survive whatever the test does to its own stream."""
-    r = Raw(srv.c2s_port)
-    r.login("carol", "carol-pw", "bystander")
-    yield r
-    r.send("<iq type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
-    r.expect(r"<iq[^>]*id='alive'")
-    r.close()
+bystander = bystander_fixture("carol")  # a TLS 1.3 session
 
 
 def takeovers(srv):
