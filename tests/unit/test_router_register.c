@@ -9,7 +9,6 @@
 
 #include "router_peer.h"
 #include "sto.h"
-#include "workers/router/host.h"
 
 static struct {
 	struct storeq_server *store;
@@ -81,10 +80,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	storeq_server_close(t.store);
-	storeq_client_close(env->storage);
-	rp_end();
-	rtr_hosts_free();
+	rp_end_with_storage(t.store);
 	return 0;
 }
 

@@ -32,13 +32,9 @@ static void on_frame(const struct xe_msg *m)
 
 static int setup(void **state)
 {
-	static char *vhosts[] = {"localhost"};
 	(void)state;
 	memset(&t, 0, sizeof(t));
-	rp_begin("test_router_state", on_frame);
-	env->vhosts = vhosts;
-	env->nvhosts = 1;
-	rp_connect();
+	rp_start_localhost("test_router_state", on_frame);
 	return 0;
 }
 

@@ -10,7 +10,6 @@
 
 #include "router_peer.h"
 #include "sto.h"
-#include "workers/router/host.h"
 
 static struct {
 	struct storeq_server *store;
@@ -67,22 +66,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	storeq_server_close(t.store);
-	storeq_client_close(env->storage);
-	rp_end();
-	rtr_hosts_free();
+	rp_end_with_storage(t.store);
 	return 0;
 }
 
 static uint64_t send_route(uint8_t kind, uint64_t sid, const char *full)
 {
-	struct buf body;
-	buf_init(&body);
-	tlv_put_u32(&body, RT_PRIORITY, 0);
-	uint64_t seq = rp_send_env(kind, 0, sid, kind == XE_ROUTE_BIND ? (uint32_t)sid : 0, full, "", body.data,
-				   body.len);
-	buf_free(&body);
-	return seq;
+	return rp_send_route(kind, sid, kind == XE_ROUTE_BIND ? (uint32_t)sid : 0, full);
 }
 
 static void storage_comes(void)
