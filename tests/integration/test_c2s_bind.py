@@ -98,6 +98,15 @@ vhost "{REFUSE}" {{ require-tls off  resource-conflict refuse }}
     return s
 
 
+def bob_and_alice(s):
+    """Accounts for bob and alice (password pw) on s; bob logged in as bob/b, his stream returned."""
+    s.add_user("bob", "pw")
+    bob = Raw(s.c2s_port)
+    bob.login("bob", "pw", "b")
+    s.add_user("alice", "pw")
+    return bob
+
+
 def test_fresh_binds_reached_at_once_from_both_instances():
     s = multi_server()
     try:
@@ -137,10 +146,7 @@ def test_component_handshake_reached_at_once_from_both_instances():
 def test_resource_conflict_across_instances():
     s = multi_server()
     try:
-        s.add_user("bob", "pw")
-        bob = Raw(s.c2s_port)
-        bob.login("bob", "pw", "b")
-        s.add_user("alice", "pw")
+        bob = bob_and_alice(s)
         # replace (the default): each new bind of alice/desk ends the previous stream, wherever it is
         old = Raw(s.c2s_port)
         old.login("alice", "pw", "desk")
@@ -189,10 +195,7 @@ def resume(pid):
 def test_bind_waits_for_a_paused_or_restarted_router():
     s = multi_server()
     try:
-        s.add_user("bob", "pw")
-        bob = Raw(s.c2s_port)
-        bob.login("bob", "pw", "b")
-        s.add_user("alice", "pw")
+        bob = bob_and_alice(s)
         s.ctl("user", "add", f"rita@{REFUSE}", input="pw\n")
         for case in ("paused", "killed"):
             r = authed(s.c2s_port, "alice", "pw")

@@ -11,6 +11,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from harness import DOMAIN, login_as, run, server_fixture, wait_for
+from test_mod_carbons import carbons
 from test_mod_roster import RC
 
 CARBONS = "urn:xmpp:carbons:2"
@@ -61,9 +62,7 @@ def test_carbons_survive_a_router_crash(ss):
         a2 = await login(ss, "alice", "two")
         a3 = await login(ss, "alice", "three")  # never enables carbons
         b = await login(ss, "bob")
-        iq = a2.make_iq_set()
-        iq.xml.append(ET.Element(f"{{{CARBONS}}}enable"))
-        await iq.send(timeout=5)
+        await carbons(a2)
         await crash_router(ss, a2)
         b.send_message(mto=f"alice@{DOMAIN}/one", mbody="after the crash", mtype="chat")
         assert (await a1.next_message())["body"] == "after the crash"
@@ -72,9 +71,7 @@ def test_carbons_survive_a_router_crash(ss):
         assert fwd.find("{jabber:client}body").text == "after the crash"
         await quiet(a3.carbons)
         # disabled after the crash: no more copies, and that too is kept
-        iq = a2.make_iq_set()
-        iq.xml.append(ET.Element(f"{{{CARBONS}}}disable"))
-        await iq.send(timeout=5)
+        await carbons(a2, on=False)
         await crash_router(ss, a2)
         b.send_message(mto=f"alice@{DOMAIN}/one", mbody="not copied", mtype="chat")
         assert (await a1.next_message())["body"] == "not copied"
