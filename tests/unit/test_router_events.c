@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mods_dir.h"
+#include "mods_test.h"
 #include "workers/router/host.h"
 #include "workers/router/rtr.h"
 
@@ -100,16 +100,6 @@ static void test_unhook(void **state)
 /* ---- the module manager ---- */
 
 static struct rtr_env the_env;
-static char lifecycle[512];
-
-static int h_lifecycle(struct mod_event *ev, void *ctx)
-{
-	(void)ctx;
-	size_t n = strlen(lifecycle);
-	snprintf(lifecycle + n, sizeof(lifecycle) - n, "%s:%s ", ev->name, ev->arg);
-	return MOD_PASS;
-}
-
 static int has_feature(const struct mod_host *h, const char *var)
 {
 	for (size_t i = 0; i < h->nfeatures; i++)
