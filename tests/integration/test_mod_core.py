@@ -7,7 +7,7 @@ import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
-from harness import Client, DOMAIN, run, server_fixture
+from harness import DOMAIN, Client, run, server_fixture
 
 MODS = 'vhost "localhost" { modules disco ping version time last roster presence message }'
 

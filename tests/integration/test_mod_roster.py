@@ -7,7 +7,7 @@ import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
-from harness import Client, DOMAIN, login_as, run, server_fixture
+from harness import DOMAIN, Client, login_as, run, server_fixture
 
 NS = "jabber:iq:roster"
 MODS = 'vhost "localhost" { modules roster disco ping }'

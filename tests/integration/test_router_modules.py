@@ -6,7 +6,7 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from harness import Client, DOMAIN, run, server_fixture, wait_for
+from harness import DOMAIN, Client, run, server_fixture, wait_for
 
 MODS = 'vhost "localhost" { modules roster presence disco ping nosuchmodule }'
 
