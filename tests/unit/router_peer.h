@@ -31,6 +31,7 @@ static struct {
 	void (*on_frame)(const struct xe_msg *m);	/* the test's view of what the router sent */
 	char dir[64];
 	struct rtr_env renv;
+	struct storeq_server *store;	/* a test's storage side, if it has one */
 } rp;
 
 static inline void rp_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *data, size_t len)
@@ -141,13 +142,23 @@ static inline void rp_end(void)
 	rmdir(rp.dir);
 }
 
-/* Teardown of a test with a storage pool: its storage side, the router's client, the link, hosts. */
-static inline void rp_end_with_storage(struct storeq_server *store)
+/* The cmocka teardown of a test that needs nothing more than rp_end. */
+static inline int rp_teardown(void **state)
 {
-	storeq_server_close(store);
+	(void)state;
+	rp_end();
+	return 0;
+}
+
+/* The cmocka teardown of a test with a storage pool: rp.store, the router's client, the link, hosts. */
+static inline int rp_teardown_with_storage(void **state)
+{
+	(void)state;
+	storeq_server_close(rp.store);
 	storeq_client_close(env->storage);
 	rp_end();
 	rtr_hosts_free();
+	return 0;
 }
 
 static inline uint64_t rp_send_env(uint8_t kind, uint8_t stype, uint64_t sid, uint32_t reqid, const char *from,

@@ -27,13 +27,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	rp_end();
-	return 0;
-}
-
 static void test_malformed_envelopes_counted_and_acked(void **state)
 {
 	(void)state;
@@ -123,9 +116,9 @@ static void test_delivery(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_malformed_envelopes_counted_and_acked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forbidden_kind_and_spoofed_session_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_envelopes_counted_and_acked, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_forbidden_kind_and_spoofed_session_dropped, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_delivery, setup, rp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

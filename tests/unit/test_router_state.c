@@ -38,13 +38,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	rp_end();
-	return 0;
-}
-
 static void test_state_goes_to_the_worker(void **state)
 {
 	(void)state;
@@ -133,9 +126,9 @@ static void test_router_closes_a_session(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_state_goes_to_the_worker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_comes_back_with_sync, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_router_closes_a_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_goes_to_the_worker, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_state_comes_back_with_sync, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_router_closes_a_session, setup, rp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

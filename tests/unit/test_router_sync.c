@@ -12,7 +12,6 @@
 #include "sto.h"
 
 static struct {
-	struct storeq_server *store;
 	struct mod_host *host;
 	uint64_t loads, loaded;
 	char surl[128];
@@ -63,13 +62,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	rp_end_with_storage(t.store);
-	return 0;
-}
-
 static uint64_t send_route(uint8_t kind, uint64_t sid, const char *full)
 {
 	return rp_send_route(kind, sid, kind == XE_ROUTE_BIND ? (uint32_t)sid : 0, full);
@@ -77,7 +69,7 @@ static uint64_t send_route(uint8_t kind, uint64_t sid, const char *full)
 
 static void storage_comes(void)
 {
-	assert_non_null(t.store = storeq_dial(rp.loop, t.surl, store_handler, NULL));
+	assert_non_null(rp.store = storeq_dial(rp.loop, t.surl, store_handler, NULL));
 }
 
 static void test_sync_acked_while_storage_is_away(void **state)
@@ -112,8 +104,8 @@ static void test_bind_waits_for_what_it_started(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_sync_acked_while_storage_is_away, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_waits_for_what_it_started, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_acked_while_storage_is_away, setup, rp_teardown_with_storage),
+		cmocka_unit_test_setup_teardown(test_bind_waits_for_what_it_started, setup, rp_teardown_with_storage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
