@@ -101,24 +101,35 @@ void buf_consume(struct buf *b, size_t n)
 	b->len -= n;
 }
 
-int buf_put_xml_escaped(struct buf *b, const char *s, size_t n)
+int buf_put_replaced(struct buf *b, const char *s, size_t n, const char *(*rep)(char c))
 {
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *rep = NULL;
-		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&apos;"; break;
-		default: continue;
-		}
-		if (buf_put(b, s + start, i - start) < 0 || buf_put_str(b, rep) < 0)
+		const char *r = rep(s[i]);
+		if (!r)
+			continue;
+		if (buf_put(b, s + start, i - start) < 0 || buf_put_str(b, r) < 0)
 			return -1;
 		start = i + 1;
 	}
 	return buf_put(b, s + start, n - start);
+}
+
+static const char *xml_rep(char c)
+{
+	switch (c) {
+	case '&': return "&amp;";
+	case '<': return "&lt;";
+	case '>': return "&gt;";
+	case '"': return "&quot;";
+	case '\'': return "&apos;";
+	default: return NULL;
+	}
+}
+
+int buf_put_xml_escaped(struct buf *b, const char *s, size_t n)
+{
+	return buf_put_replaced(b, s, n, xml_rep);
 }
 
 void rbuf_init(struct rbuf *r, const void *p, size_t len)

@@ -23,6 +23,8 @@ int buf_put_u32(struct buf *b, uint32_t v);
 int buf_put_u64(struct buf *b, uint64_t v);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_consume(struct buf *b, size_t n);	/* drop n bytes from the front */
+/* Appends s with every byte rep maps to a string written as that string (NULL: the byte as is). */
+int buf_put_replaced(struct buf *b, const char *s, size_t n, const char *(*rep)(char c));
 /* Appends s with &, <, >, ", ' escaped for XML character data and attributes. */
 int buf_put_xml_escaped(struct buf *b, const char *s, size_t n);
 

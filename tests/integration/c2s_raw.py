@@ -6,9 +6,13 @@ import hashlib
 import hmac
 import os
 import re
+import select
 import socket
 import ssl
+import subprocess
 import time
+
+import pytest
 
 from harness import DOMAIN
 
@@ -175,6 +179,31 @@ class Raw:
             pass
 
 
+def component_stream(port, name, secret):
+    """An external component's stream (XEP-0114) to port with its handshake sent, the answer not
+    yet read; the server's stream header is kept in .stream_header."""
+    c = Raw(port)
+    c.send(header(to=name, ns="jabber:component:accept", version=None))
+    c.stream_header = c.expect(r"<stream:stream [^>]*>").group(0)
+    sid = re.search(r" id='([^']+)'", c.stream_header).group(1)
+    c.send("<handshake>" + hashlib.sha1((sid + secret).encode()).hexdigest() + "</handshake>")
+    return c
+
+
+def bystander_fixture(who):
+    """A pytest fixture, on the module's srv: a logged-in session of who that must survive
+    whatever the test does to its own stream; it still answers a ping afterwards."""
+    @pytest.fixture
+    def bystander(srv):
+        r = Raw(srv.c2s_port)
+        r.login(who, f"{who}-pw", "bystander")
+        yield r
+        r.send("<iq type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
+        r.expect(r"<iq[^>]*id='alive'")
+        r.close()
+    return bystander
+
+
 def endpoint_binding(sock):
     """tls-server-end-point (RFC 5929): SHA-256 of the server certificate (ours is signed with it)."""
     return hashlib.sha256(sock.getpeercert(binary_form=True)).digest()
@@ -182,18 +211,25 @@ def endpoint_binding(sock):
 
 class OpenSSLRaw(Raw):
     """A direct-TLS stream through `openssl s_client`, which can print the TLS 1.3 exporter value
-    (RFC 9266 tls-exporter) that Python's ssl module does not offer."""
+    (RFC 9266 tls-exporter) that Python's ssl module does not offer. A subclass changes OPTIONS,
+    READY (what s_client prints once it is connected), where its stderr goes and how its output
+    is decoded."""
+
+    OPTIONS = ["-keymatexport", "EXPORTER-Channel-Binding", "-keymatexportlen", "32", "-ign_eof"]
+    READY = r"Keying material: ([0-9A-Fa-f]{64})"
+    STDERR = subprocess.DEVNULL
+    ERRORS = "strict"  # undecodable output waits for the rest of its character
 
     def __init__(self, port, timeout=10):
-        import subprocess
         self.buf = ""
         self.raw = b""
         self.proc = subprocess.Popen(
             ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", DOMAIN,
-             "-alpn", "xmpp-client", "-tls1_3", "-keymatexport", "EXPORTER-Channel-Binding",
-             "-keymatexportlen", "32", "-ign_eof"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        m = self.expect(r"Keying material: ([0-9A-Fa-f]{64})", timeout)
+             "-alpn", "xmpp-client", "-tls1_3", *self.OPTIONS],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.STDERR)
+        self.connected(self.expect(self.READY, timeout))
+
+    def connected(self, m):
         self.exporter = bytes.fromhex(m.group(1))
 
     def send(self, data):
@@ -201,7 +237,6 @@ class OpenSSLRaw(Raw):
         self.proc.stdin.flush()
 
     def _fill(self, deadline):
-        import select
         r, _, _ = select.select([self.proc.stdout], [], [], max(0.01, deadline - time.monotonic()))
         if not r:
             return True
@@ -210,7 +245,7 @@ class OpenSSLRaw(Raw):
             return False
         self.raw += d
         try:
-            self.buf += self.raw.decode()
+            self.buf += self.raw.decode(errors=self.ERRORS)
             self.raw = b""
         except UnicodeDecodeError:
             pass

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 
+import pytest
 import slixmpp
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -161,6 +162,35 @@ vhost "{DOMAIN}" {{
             shutil.rmtree(self.base, ignore_errors=True)
 
 
+def started_server(extra="", users=(), ports=(), **kw):
+    """A started Server with the given users, each with the password '<name>-pw'. Each name in
+    ports becomes an attribute of the server holding a free port, set before the configuration is
+    written; extra is the configuration text, or a function of the server that returns it."""
+    s = Server(**kw)
+    try:
+        for name in ports:
+            setattr(s, name, free_port())
+        s.extra = extra(s) if callable(extra) else extra
+        s.write_config()
+        s.start()
+        for u in users:
+            s.add_user(u, f"{u}-pw")
+    except BaseException:
+        s.cleanup()
+        raise
+    return s
+
+
+def server_fixture(extra="", users=("alice", "bob"), scope="function", **kw):
+    """A pytest fixture yielding started_server(extra, users, **kw), cleaned up afterwards."""
+    @pytest.fixture(scope=scope)
+    def fixture():
+        s = started_server(extra, users, **kw)
+        yield s
+        s.cleanup()
+    return fixture
+
+
 def wait_for(pred, timeout=10.0, step=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -214,6 +244,13 @@ class Client(slixmpp.ClientXMPP):
     async def close(self):
         self.disconnect()
         await asyncio.sleep(0.1)
+
+
+async def login_as(server, who, res="r", cls=Client, pw=None):
+    """A client of class cls logged in to server as who/res, with the password pw or '<who>-pw'."""
+    c = cls(f"{who}@{DOMAIN}/{res}", pw or f"{who}-pw")
+    assert await c.login(server.c2s_port)
+    return c
 
 
 def run(coro, timeout=60):

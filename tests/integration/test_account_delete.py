@@ -8,7 +8,8 @@ import asyncio
 import pytest
 from slixmpp.xmlstream import ET
 
-from harness import DOMAIN, Server, run
+from harness import DOMAIN, run, server_fixture
+from test_mod_presence import befriend
 from test_mod_roster import NS as RNS, RC, get_items
 
 REG = "jabber:iq:register"
@@ -16,14 +17,7 @@ MODS = ('vhost "localhost" { modules roster presence register vcard private offl
         ' registration closed }')
 
 
-@pytest.fixture
-def ds():
-    s = Server(extra=MODS)
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
+ds = server_fixture(MODS)
 
 
 async def login(server, who, res="r", pw=None):
@@ -32,15 +26,6 @@ async def login(server, who, res="r", pw=None):
     c.add_event_handler("stream_error", lambda e: c.stream_errors.append(e["condition"]))
     assert await c.login(server.c2s_port)
     return c
-
-
-async def befriend(a, b, a_jid, b_jid):
-    for x, y, xj, yj in ((a, b, a_jid, b_jid), (b, a, b_jid, a_jid)):
-        x.send_presence(pto=yj, ptype="subscribe")
-        await y.next_presence("subscribe")
-        y.send_presence(pto=xj, ptype="subscribed")
-        await x.next_presence("subscribed")
-    await asyncio.sleep(0.3)
 
 
 async def store_things(a):

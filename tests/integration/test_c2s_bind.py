@@ -2,13 +2,12 @@
 user on another c2s instance who writes the instant the result arrives reaches the new session;
 the conflict policy holds across instances; a bind waits for a paused or restarted router and
 gives up with a stream error after unauth-timeout; a stream closed while waiting leaves no route."""
-import hashlib
 import os
 import re
 import signal
 import time
 
-from c2s_raw import Raw, header
+from c2s_raw import Raw, component_stream
 from harness import DOMAIN, Server, free_port, wait_for
 
 COMP = "comp.localhost"
@@ -82,10 +81,7 @@ def one_per_instance(server, prefix, resource="r"):
 
 
 def component(port, secret="pw"):
-    c = Raw(port)
-    c.send(header(to=COMP, ns="jabber:component:accept", version=None))
-    sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
-    c.send("<handshake>" + hashlib.sha1((sid + secret).encode()).hexdigest() + "</handshake>")
+    c = component_stream(port, COMP, secret)
     c.expect("<handshake/>")
     return c
 
@@ -100,6 +96,15 @@ vhost "{REFUSE}" {{ require-tls off  resource-conflict refuse }}
     s.comp_port = port
     s.start()
     return s
+
+
+def bob_and_alice(s):
+    """Accounts for bob and alice (password pw) on s; bob logged in as bob/b, his stream returned."""
+    s.add_user("bob", "pw")
+    bob = Raw(s.c2s_port)
+    bob.login("bob", "pw", "b")
+    s.add_user("alice", "pw")
+    return bob
 
 
 def test_fresh_binds_reached_at_once_from_both_instances():
@@ -141,10 +146,7 @@ def test_component_handshake_reached_at_once_from_both_instances():
 def test_resource_conflict_across_instances():
     s = multi_server()
     try:
-        s.add_user("bob", "pw")
-        bob = Raw(s.c2s_port)
-        bob.login("bob", "pw", "b")
-        s.add_user("alice", "pw")
+        bob = bob_and_alice(s)
         # replace (the default): each new bind of alice/desk ends the previous stream, wherever it is
         old = Raw(s.c2s_port)
         old.login("alice", "pw", "desk")
@@ -193,10 +195,7 @@ def resume(pid):
 def test_bind_waits_for_a_paused_or_restarted_router():
     s = multi_server()
     try:
-        s.add_user("bob", "pw")
-        bob = Raw(s.c2s_port)
-        bob.login("bob", "pw", "b")
-        s.add_user("alice", "pw")
+        bob = bob_and_alice(s)
         s.ctl("user", "add", f"rita@{REFUSE}", input="pw\n")
         for case in ("paused", "killed"):
             r = authed(s.c2s_port, "alice", "pw")

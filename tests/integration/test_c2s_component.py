@@ -2,41 +2,27 @@
 the component's domain and subdomains both ways, from outside the domain refused, a reconnecting
 component replacing the old connection, and a slixmpp component for interoperability."""
 import asyncio
-import hashlib
-import re
 
 import pytest
 import slixmpp
 
-from c2s_raw import Raw, header
-from harness import Server, free_port, run
+from c2s_raw import Raw, component_stream, header
+from harness import run, server_fixture
 
 COMP = "comp.localhost"
 SECRET = "s3cret"
 
 
-@pytest.fixture(scope="module")
-def srv():
-    port = free_port()
-    s = Server(extra=f"""
-listen component "127.0.0.1:{port}"
+srv = server_fixture(lambda s: f"""
+listen component "127.0.0.1:{s.comp_port}"
 component "{COMP}" {{ secret "{SECRET}" }}
 component "nosecret.localhost" {{ }}
-""")
-    s.comp_port = port
-    s.start()
-    s.add_user("alice", "alice-pw")
-    yield s
-    s.cleanup()
+""", ("alice",), scope="module", ports=("comp_port",))
 
 
 def component(srv, name=COMP, secret=SECRET):
-    c = Raw(srv.comp_port)
-    c.send(header(to=name, ns="jabber:component:accept", version=None))
-    m = c.expect(r"<stream:stream [^>]*>")
-    assert "xmlns='jabber:component:accept'" in m.group(0) and f"from='{name}'" in m.group(0)
-    sid = re.search(r" id='([^']+)'", m.group(0)).group(1)
-    c.send("<handshake>" + hashlib.sha1((sid + secret).encode()).hexdigest() + "</handshake>")
+    c = component_stream(srv.comp_port, name, secret)
+    assert "xmlns='jabber:component:accept'" in c.stream_header and f"from='{name}'" in c.stream_header
     return c
 
 

@@ -1,10 +1,9 @@
 """Several c2s instances (one SO_REUSEPORT socket each) route to each other through the router:
 users on different instances exchange messages, a resource conflict across instances replaces
 the old session, and a component on one instance serves users on the other."""
-import hashlib
 import re
 
-from c2s_raw import Raw, header
+from c2s_raw import Raw, component_stream
 from harness import Server, free_port, wait_for
 
 COMP = "comp.localhost"
@@ -49,10 +48,7 @@ component "{COMP}" {{ secret "pw" }}
         streams[b].send(f"<message to='{a}@localhost' id='x2'><body>1 to 0</body></message>")
         streams[a].expect(r"<message[^>]*id='x2'")
         # a component, on whichever instance takes it, serves users of both
-        c = Raw(port)
-        c.send(header(to=COMP, ns="jabber:component:accept", version=None))
-        sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
-        c.send("<handshake>" + hashlib.sha1((sid + "pw").encode()).hexdigest() + "</handshake>")
+        c = component_stream(port, COMP, "pw")
         c.expect("<handshake/>")  # sent once the router holds the route: both instances reach it
         for u in (a, b):
             streams[u].send(f"<message to='bot@{COMP}' id='to-comp-{u}'><body>hi</body></message>")
@@ -64,10 +60,7 @@ component "{COMP}" {{ secret "pw" }}
 
 
 def _component(port, secret="pw"):
-    c = Raw(port)
-    c.send(header(to=COMP, ns="jabber:component:accept", version=None))
-    sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
-    c.send("<handshake>" + hashlib.sha1((sid + secret).encode()).hexdigest() + "</handshake>")
+    c = component_stream(port, COMP, secret)
     c.expect("<handshake/>")
     return c
 

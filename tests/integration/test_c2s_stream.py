@@ -6,37 +6,20 @@ import time
 
 import pytest
 
-from c2s_raw import Raw, header
-from harness import DOMAIN, Server, free_port
+from c2s_raw import Raw, bystander_fixture, header
+from harness import DOMAIN, Server, free_port, server_fixture
 
 OPEN = "open.localhost"  # a vhost without a certificate: TLS not required, ANONYMOUS on
 
 
-@pytest.fixture(scope="module")
-def srv():
-    tls_port = free_port()
-    s = Server(extra=f"""
-listen c2s-tls "127.0.0.1:{tls_port}"
+srv = server_fixture(lambda s: f"""
+listen c2s-tls "127.0.0.1:{s.tls_port}"
 limits {{ stanza-size 8K  stanza-depth 10  stanza-attrs 8 }}
 vhost "{OPEN}" {{ require-tls off  anonymous on }}
-""")
-    s.tls_port = tls_port
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
+""", ("alice", "bob"), scope="module", ports=("tls_port",))
 
 
-@pytest.fixture
-def bystander(srv):
-    """A logged-in session that must survive whatever the test does to its own stream."""
-    r = Raw(srv.c2s_port)
-    r.login("bob", "bob-pw", "bystander")
-    yield r
-    r.send("<iq type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
-    r.expect(r"<iq[^>]*id='alive'")
-    r.close()
+bystander = bystander_fixture("bob")
 
 
 def test_header_and_features(srv):

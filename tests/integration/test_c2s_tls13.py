@@ -3,9 +3,7 @@ real clients log in and talk over STARTTLS and direct TLS, big stanzas span many
 KeyUpdate both ways, close_notify, a corrupted or unprotected record closes only its stream,
 and TLS 1.2 clients stay with OpenSSL."""
 import asyncio
-import os
 import re
-import select
 import socket
 import ssl
 import subprocess
@@ -13,33 +11,17 @@ import time
 
 import pytest
 
-from c2s_raw import Raw, header, tls_context
-from harness import DOMAIN, Client, Server, free_port, run, wait_for
+from c2s_raw import OpenSSLRaw, Raw, bystander_fixture, header, tls_context
+from harness import DOMAIN, Client, Server, run, server_fixture, wait_for
 
 TAKEOVER = "tls 1.3 stream on our record layer"
 
 
-@pytest.fixture(scope="module")
-def srv():
-    tls_port = free_port()
-    s = Server(extra=f'listen c2s-tls "127.0.0.1:{tls_port}"\n')
-    s.tls_port = tls_port
-    s.start()
-    for u in ("alice", "bob", "carol"):
-        s.add_user(u, u + "-pw")
-    yield s
-    s.cleanup()
+srv = server_fixture(lambda s: f'listen c2s-tls "127.0.0.1:{s.tls_port}"\n', ("alice", "bob", "carol"),
+                     scope="module", ports=("tls_port",))
 
 
-@pytest.fixture
-def bystander(srv):
-    """A logged-in TLS 1.3 session that must survive whatever the test does to its own stream."""
-    r = Raw(srv.c2s_port)
-    r.login("carol", "carol-pw", "bystander")
-    yield r
-    r.send("<iq type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
-    r.expect(r"<iq[^>]*id='alive'")
-    r.close()
+bystander = bystander_fixture("carol")  # a TLS 1.3 session
 
 
 def takeovers(srv):
@@ -86,18 +68,17 @@ def test_slixmpp_login_and_messages_both_ways(srv, direct):
     wait_for(lambda: takeovers(srv) >= before + 2, what="both streams on the record layer")
 
 
-class SClient(Raw):
+class SClient(OpenSSLRaw):
     """A direct-TLS stream through `openssl s_client` in its interactive mode, whose `k`/`K`
     commands send a KeyUpdate (K requests one back); -msg prints the handshake messages."""
 
-    def __init__(self, port, timeout=10):
-        self.buf = ""
-        self.raw = b""
-        self.proc = subprocess.Popen(
-            ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", DOMAIN,
-             "-alpn", "xmpp-client", "-tls1_3", "-msg"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.expect(r"Verify return code", timeout)
+    OPTIONS = ["-msg"]
+    READY = r"Verify return code"
+    STDERR = subprocess.STDOUT
+    ERRORS = "replace"
+
+    def connected(self, m):
+        pass
 
     def send(self, data):
         # one line per write: s_client reads its commands a line at a time
@@ -105,25 +86,11 @@ class SClient(Raw):
         self.proc.stdin.flush()
         time.sleep(0.05)
 
-    def _fill(self, deadline):
-        r, _, _ = select.select([self.proc.stdout], [], [], max(0.01, deadline - time.monotonic()))
-        if not r:
-            return True
-        d = os.read(self.proc.stdout.fileno(), 65536)
-        if not d:
-            return False
-        self.buf += d.decode(errors="replace")
-        return True
-
     def login(self, user, password, resource="raw", mech="SCRAM-SHA-1", tls=True):
         self.open()
         assert self.auth_scram(user, password, mech)[0] == "success"
         self.open()
         return self.bind(resource)
-
-    def close(self):
-        self.proc.kill()
-        self.proc.wait()
 
 
 def test_key_update_from_openssl_client(srv, bystander):

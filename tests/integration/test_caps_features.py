@@ -104,14 +104,19 @@ def test_each_vhost_has_its_own(srv):
     r.close()
 
 
+def module_change(srv, *args):
+    """xmppctl module <args>, then a wait for the router it restarts."""
+    pid = srv.worker("router")["pid"]
+    srv.ctl("module", *args)
+    wait_for(lambda: srv.worker("router")["pid"] != pid and srv.worker("router")["state"] == "running",
+             what="router restarted")
+
+
 def test_caps_follow_module_changes(srv):
     r, _, after = login_features(srv.c2s_port, "alice", "alice-pw")
     old = re.search(CAPS_RE, after).group(2)
     r.close()
-    pid = srv.worker("router")["pid"]
-    srv.ctl("module", "load", "version")
-    wait_for(lambda: srv.worker("router")["pid"] != pid and srv.worker("router")["state"] == "running",
-             what="router restarted")
+    module_change(srv, "load", "version")
 
     def new_caps():
         try:
@@ -133,10 +138,7 @@ def test_caps_follow_module_changes(srv):
 
 def test_no_disco_no_caps(srv):
     """Without disco#info there is nothing to hash: a new router's features drop <c/>."""
-    pid = srv.worker("router")["pid"]
-    srv.ctl("module", "unload", "disco")
-    wait_for(lambda: srv.worker("router")["pid"] != pid and srv.worker("router")["state"] == "running",
-             what="router restarted")
+    module_change(srv, "unload", "disco")
 
     def caps_gone():
         try:

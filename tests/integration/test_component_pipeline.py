@@ -2,40 +2,25 @@
 receiver-side events and the RFC 6121 rules like those of any other domain: a message to an
 offline user is stored offline, a blocked component domain is blocked, carbons copy its
 messages, an IQ to a bare JID is answered by the server, and errors find their way back."""
-import hashlib
-import re
 
-import pytest
 
-from c2s_raw import Raw, header
-from harness import DOMAIN, Server, free_port
+from c2s_raw import Raw, component_stream
+from harness import DOMAIN, server_fixture
 
 COMP = "comp.localhost"
 SECRET = "s3cret"
 STANZA_ERR = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
-@pytest.fixture(scope="module")
-def srv():
-    port = free_port()
-    s = Server(extra=f"""
-listen component "127.0.0.1:{port}"
+srv = server_fixture(lambda s: f"""
+listen component "127.0.0.1:{s.comp_port}"
 component "{COMP}" {{ secret "{SECRET}" }}
 vhost "{DOMAIN}" {{ modules roster presence offline blocking carbons disco ping }}
-""")
-    s.comp_port = port
-    s.start()
-    for u in ("alice", "bob", "carol", "dave"):
-        s.add_user(u, f"{u}-pw")
-    yield s
-    s.cleanup()
+""", ("alice", "bob", "carol", "dave"), scope="module", ports=("comp_port",))
 
 
 def component(srv):
-    c = Raw(srv.comp_port)
-    c.send(header(to=COMP, ns="jabber:component:accept", version=None))
-    sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
-    c.send("<handshake>" + hashlib.sha1((sid + SECRET).encode()).hexdigest() + "</handshake>")
+    c = component_stream(srv.comp_port, COMP, SECRET)
     c.expect(r"<handshake/>")
     return c
 

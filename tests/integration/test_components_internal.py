@@ -3,13 +3,11 @@ the router with its own modules and options and no accounts. Its modules answer 
 time, disco, contact_info with the component's own options), unhandled IQs and messages to JIDs
 at it are service-unavailable, the vhost's disco#items lists every component, modules that need
 a user domain are refused there, and external components reach it too."""
-import hashlib
 import re
 
-import pytest
 
-from c2s_raw import Raw, header
-from harness import DOMAIN, Server, free_port
+from c2s_raw import Raw, component_stream, header
+from harness import DOMAIN, server_fixture
 
 SVC = "services.localhost"
 NS_INFO = "http://jabber.org/protocol/disco#info"
@@ -17,11 +15,8 @@ NS_ITEMS = "http://jabber.org/protocol/disco#items"
 STANZA_ERR = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 
-@pytest.fixture(scope="module")
-def srv():
-    port = free_port()
-    s = Server(extra=f"""
-listen component "127.0.0.1:{port}"
+srv = server_fixture(lambda s: f"""
+listen component "127.0.0.1:{s.comp_port}"
 vhost "{DOMAIN}" {{
     modules roster presence disco ping contact_info
     option contact-abuse "mailto:abuse@{DOMAIN}"
@@ -32,12 +27,7 @@ component "{SVC}" {{
 }}
 component "acct.localhost" {{ modules ping roster offline }}
 component "bridge.localhost" {{ secret "s3cret" }}
-""")
-    s.comp_port = port
-    s.start()
-    s.add_user("alice", "alice-pw")
-    yield s
-    s.cleanup()
+""", ("alice",), scope="module", ports=("comp_port",))
 
 
 def user(srv, res="u"):
@@ -135,10 +125,7 @@ def test_not_a_stream_host(srv):
 
 
 def test_external_component_reaches_internal_one(srv):
-    c = Raw(srv.comp_port)
-    c.send(header(to="bridge.localhost", ns="jabber:component:accept", version=None))
-    sid = re.search(r" id='([^']+)'", c.expect(r"<stream:stream [^>]*>").group(0)).group(1)
-    c.send("<handshake>" + hashlib.sha1((sid + "s3cret").encode()).hexdigest() + "</handshake>")
+    c = component_stream(srv.comp_port, "bridge.localhost", "s3cret")
     c.expect(r"<handshake/>")
     c.send(f"<iq type='get' from='bot@bridge.localhost' to='{SVC}' id='e1'><ping xmlns='urn:xmpp:ping'/></iq>")
     r = c.expect(r"<iq [^>]*id='e1'[^>]*/>|<iq [^>]*id='e1'[^>]*>.*?</iq>").group(0)

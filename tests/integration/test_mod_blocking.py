@@ -10,27 +10,19 @@ from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from harness import DOMAIN, Server, run
+from harness import DOMAIN, login_as, run, server_fixture
 from test_mod_roster import RC
 
 NS = "urn:xmpp:blocking"
 MODS = 'vhost "localhost" { modules roster presence blocking offline disco ping }'
 
 
-@pytest.fixture
-def bs():
-    s = Server(extra=MODS)
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
+bs = server_fixture(MODS)
 
 
 async def login(server, who, res="r"):
-    c = RC(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
+    c = await login_as(server, who, res, RC)
     c.blk_pushes = asyncio.Queue()
-    assert await c.login(server.c2s_port)
     c.register_handler(Callback("blk-push", MatchXPath(f"{{jabber:client}}iq/{{{NS}}}block"),
                                 lambda iq: (c.blk_pushes.put_nowait(iq), iq.reply().send())))
     c.register_handler(Callback("unblk-push", MatchXPath(f"{{jabber:client}}iq/{{{NS}}}unblock"),

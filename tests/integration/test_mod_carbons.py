@@ -3,31 +3,22 @@ resources only, <private/> opts out, disable stops them, a forged carbon from an
 refused."""
 import asyncio
 
-import pytest
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from harness import DOMAIN, Client, Server, run
+from harness import DOMAIN, login_as, run, server_fixture
 
 NS = "urn:xmpp:carbons:2"
 FWD = "urn:xmpp:forward:0"
 MODS = 'vhost "localhost" { modules roster presence carbons disco ping }'
 
 
-@pytest.fixture
-def cs():
-    s = Server(extra=MODS)
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
+cs = server_fixture(MODS)
 
 
 async def login(server, who, res):
-    c = Client(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
-    assert await c.login(server.c2s_port)
+    c = await login_as(server, who, res)
     c.carbons = asyncio.Queue()  # slixmpp raises no 'message' event for carbons without its plugin
     for w in ("received", "sent"):
         c.register_handler(Callback(f"carbon-{w}", MatchXPath(f"{{jabber:client}}message/{{{NS}}}{w}"),

@@ -7,19 +7,12 @@ import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
-from harness import DOMAIN, Client, Server, run
+from harness import DOMAIN, Client, run, server_fixture
 
 MODS = 'vhost "localhost" { modules disco ping version time last roster presence message }'
 
 
-@pytest.fixture
-def modserver():
-    s = Server(extra=MODS)
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
+modserver = server_fixture(MODS)
 
 
 async def login(server, who="alice", res="phone"):

@@ -7,28 +7,15 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from harness import DOMAIN, Server, run
+from harness import DOMAIN, run, server_fixture
 from test_mod_presence import befriend
-from test_mod_roster import RC
+from test_mod_roster import login
 
 MODS = 'vhost "localhost" { modules roster presence last disco ping }'
 NS = "jabber:iq:last"
 
 
-@pytest.fixture
-def ls():
-    s = Server(extra=MODS)
-    s.start()
-    for u in ("alice", "bob", "carol"):
-        s.add_user(u, f"{u}-pw")
-    yield s
-    s.cleanup()
-
-
-async def login(server, who, res="r"):
-    c = RC(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
-    assert await c.login(server.c2s_port)
-    return c
+ls = server_fixture(MODS, ("alice", "bob", "carol"))
 
 
 async def last(c, to):

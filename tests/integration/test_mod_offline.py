@@ -3,27 +3,12 @@ has no available resource, delivered in order at initial presence and then gone;
 user or a full store is service-unavailable; headlines are not stored."""
 import asyncio
 
-import pytest
-
-from harness import DOMAIN, Client, Server, run
+from harness import DOMAIN, Server, login_as, run, server_fixture
 
 MODS = 'vhost "localhost" { modules roster presence offline disco ping }'
 
 
-@pytest.fixture
-def os_():
-    s = Server(extra=MODS)
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
-
-
-async def login(server, who, res="r"):
-    c = Client(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
-    assert await c.login(server.c2s_port)
-    return c
+os_ = server_fixture(MODS)
 
 
 async def no_message(c, t=0.4):
@@ -33,13 +18,13 @@ async def no_message(c, t=0.4):
 
 def test_stored_and_delivered_in_order(os_):
     async def scenario():
-        a = await login(os_, "alice")
+        a = await login_as(os_, "alice")
         for i in range(3):
             a.send_message(mto=f"bob@{DOMAIN}", mbody=f"m{i}", mtype="chat")
         a.send_message(mto=f"bob@{DOMAIN}/gone", mbody="m3", mtype="chat")  # chat to a gone resource too
         a.send_message(mto=f"bob@{DOMAIN}", mbody="news", mtype="headline")  # never stored
         await no_message(a)  # nothing bounced
-        b = await login(os_, "bob")
+        b = await login_as(os_, "bob")
         for i in range(4):
             m = await b.next_message()
             assert m["body"] == f"m{i}"
@@ -47,7 +32,7 @@ def test_stored_and_delivered_in_order(os_):
             assert m.xml.find("{urn:xmpp:delay}delay") is not None
         await no_message(b)
         await b.close()
-        b = await login(os_, "bob", "again")
+        b = await login_as(os_, "bob", "again")
         await no_message(b)  # delivered once, then removed
         await a.close()
         await b.close()
@@ -57,7 +42,7 @@ def test_stored_and_delivered_in_order(os_):
 
 def test_nonexistent_user_is_service_unavailable(os_):
     async def scenario():
-        a = await login(os_, "alice")
+        a = await login_as(os_, "alice")
         a.send_message(mto=f"ghost@{DOMAIN}", mbody="anyone?", mtype="chat")
         m = await a.next_message()
         assert m["type"] == "error" and m["error"]["condition"] == "service-unavailable"
@@ -68,7 +53,7 @@ def test_nonexistent_user_is_service_unavailable(os_):
 
 def test_limit_per_user(os_):
     async def scenario():
-        a = await login(os_, "alice")
+        a = await login_as(os_, "alice")
         for i in range(100):
             a.send_message(mto=f"bob@{DOMAIN}", mbody=f"n{i}", mtype="normal")
         a.send_message(mto=f"bob@{DOMAIN}", mbody="one too many", mtype="normal")
@@ -76,7 +61,7 @@ def test_limit_per_user(os_):
         assert m["type"] == "error" and m["error"]["condition"] == "service-unavailable"
         assert m["body"] == "one too many"
         await no_message(a)
-        b = await login(os_, "bob")
+        b = await login_as(os_, "bob")
         got = [(await b.next_message(timeout=20))["body"] for _ in range(100)]
         assert got == [f"n{i}" for i in range(100)]
         await a.close()
@@ -93,12 +78,12 @@ def test_limit_from_option():
         s.add_user("bob", "bob-pw")
 
         async def scenario():
-            a = await login(s, "alice")
+            a = await login_as(s, "alice")
             for i in range(4):
                 a.send_message(mto=f"bob@{DOMAIN}", mbody=f"o{i}", mtype="chat")
             m = await a.next_message()
             assert m["type"] == "error" and m["body"] == "o3"
-            b = await login(s, "bob")
+            b = await login_as(s, "bob")
             assert [(await b.next_message())["body"] for _ in range(3)] == ["o0", "o1", "o2"]
             await no_message(b)
             await a.close()

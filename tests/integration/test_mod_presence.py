@@ -7,26 +7,13 @@ import signal
 
 import pytest
 
-from harness import DOMAIN, Server, run
-from test_mod_roster import NS, RC, get_items
+from harness import DOMAIN, run, server_fixture
+from test_mod_roster import NS, get_items, login
 
 MODS = 'vhost "localhost" { modules roster presence disco ping }'
 
 
-@pytest.fixture
-def ps():
-    s = Server(extra=MODS, c2s_workers=2)
-    s.start()
-    for u in ("alice", "bob", "carol"):
-        s.add_user(u, f"{u}-pw")
-    yield s
-    s.cleanup()
-
-
-async def login(server, who, res="r"):
-    c = RC(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
-    assert await c.login(server.c2s_port)
-    return c
+ps = server_fixture(MODS, ("alice", "bob", "carol"), c2s_workers=2)
 
 
 async def pres_from(c, jid, ptype=None, timeout=5):

@@ -7,20 +7,13 @@ import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 
-from harness import DOMAIN, Client, Server, run
+from harness import DOMAIN, Client, login_as, run, server_fixture
 
 NS = "jabber:iq:roster"
 MODS = 'vhost "localhost" { modules roster disco ping }'
 
 
-@pytest.fixture
-def rs():
-    s = Server(extra=MODS)
-    s.start()
-    for u in ("alice", "bob", "carol"):
-        s.add_user(u, f"{u}-pw")
-    yield s
-    s.cleanup()
+rs = server_fixture(MODS, ("alice", "bob", "carol"))
 
 
 class RC(Client):
@@ -47,9 +40,7 @@ class RC(Client):
 
 
 async def login(server, who, res="r"):
-    c = RC(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
-    assert await c.login(server.c2s_port)
-    return c
+    return await login_as(server, who, res, RC)
 
 
 def roster_iq(c, itype, items_xml="", ver=None, to=None):

@@ -4,27 +4,14 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from harness import DOMAIN, Client, Server, run
+from harness import DOMAIN, login_as, run, server_fixture
 
 MODS = 'vhost "localhost" { modules roster presence vcard private disco ping }'
 V = "vcard-temp"
 P = "jabber:iq:private"
 
 
-@pytest.fixture
-def vs():
-    s = Server(extra=MODS)
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
-
-
-async def login(server, who, res="r"):
-    c = Client(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
-    assert await c.login(server.c2s_port)
-    return c
+vs = server_fixture(MODS)
 
 
 def iq(c, itype, payload, to=None):
@@ -42,8 +29,8 @@ async def expect_error(i, cond):
 
 def test_vcard(vs):
     async def scenario():
-        a = await login(vs, "alice")
-        b = await login(vs, "bob")
+        a = await login_as(vs, "alice")
+        b = await login_as(vs, "bob")
         r = await iq(a, "get", f"<vCard xmlns='{V}'/>").send(timeout=5)
         v = r.xml.find(f"{{{V}}}vCard")
         assert v is not None and len(v) == 0  # nothing stored yet: empty
@@ -66,8 +53,8 @@ def test_vcard(vs):
 
 def test_private(vs):
     async def scenario():
-        a = await login(vs, "alice")
-        b = await login(vs, "bob")
+        a = await login_as(vs, "alice")
+        b = await login_as(vs, "bob")
         r = await iq(a, "get", f"<query xmlns='{P}'><prefs xmlns='urn:example:prefs'/></query>").send(timeout=5)
         el = r.xml.find(f"{{{P}}}query/{{urn:example:prefs}}prefs")
         assert el is not None and len(el) == 0

@@ -6,19 +6,12 @@ import pytest
 from slixmpp.exceptions import IqError
 from slixmpp.xmlstream import ET
 
-from harness import DOMAIN, Client, Server, run, wait_for
+from harness import DOMAIN, Client, run, server_fixture, wait_for
 
 MODS = 'vhost "localhost" { modules roster presence disco ping nosuchmodule }'
 
 
-@pytest.fixture
-def ms():
-    s = Server(extra=MODS)
-    s.start()
-    s.add_user("alice", "alice-pw")
-    s.add_user("bob", "bob-pw")
-    yield s
-    s.cleanup()
+ms = server_fixture(MODS)
 
 
 def version_iq(c):

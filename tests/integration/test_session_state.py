@@ -5,13 +5,13 @@ import asyncio
 import os
 import signal
 
-import pytest
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
-from harness import DOMAIN, Server, run, wait_for
+from harness import DOMAIN, login_as, run, server_fixture, wait_for
+from test_mod_carbons import carbons
 from test_mod_roster import RC
 
 CARBONS = "urn:xmpp:carbons:2"
@@ -19,21 +19,13 @@ BLOCKING = "urn:xmpp:blocking"
 MODS = 'vhost "localhost" { modules roster presence carbons blocking disco ping }'
 
 
-@pytest.fixture
-def ss():
-    s = Server(extra=MODS)
-    s.start()
-    for u in ("alice", "bob", "carol"):
-        s.add_user(u, f"{u}-pw")
-    yield s
-    s.cleanup()
+ss = server_fixture(MODS, ("alice", "bob", "carol"))
 
 
 async def login(server, who, res="r"):
-    c = RC(f"{who}@{DOMAIN}/{res}", f"{who}-pw")
+    c = await login_as(server, who, res, RC)
     c.carbons = asyncio.Queue()
     c.blk_pushes = asyncio.Queue()
-    assert await c.login(server.c2s_port)
     c.register_handler(Callback("carbon", MatchXPath(f"{{jabber:client}}message/{{{CARBONS}}}received"),
                                 c.carbons.put_nowait))
     c.register_handler(Callback("blk-push", MatchXPath(f"{{jabber:client}}iq/{{{BLOCKING}}}block"),
@@ -70,9 +62,7 @@ def test_carbons_survive_a_router_crash(ss):
         a2 = await login(ss, "alice", "two")
         a3 = await login(ss, "alice", "three")  # never enables carbons
         b = await login(ss, "bob")
-        iq = a2.make_iq_set()
-        iq.xml.append(ET.Element(f"{{{CARBONS}}}enable"))
-        await iq.send(timeout=5)
+        await carbons(a2)
         await crash_router(ss, a2)
         b.send_message(mto=f"alice@{DOMAIN}/one", mbody="after the crash", mtype="chat")
         assert (await a1.next_message())["body"] == "after the crash"
@@ -81,9 +71,7 @@ def test_carbons_survive_a_router_crash(ss):
         assert fwd.find("{jabber:client}body").text == "after the crash"
         await quiet(a3.carbons)
         # disabled after the crash: no more copies, and that too is kept
-        iq = a2.make_iq_set()
-        iq.xml.append(ET.Element(f"{{{CARBONS}}}disable"))
-        await iq.send(timeout=5)
+        await carbons(a2, on=False)
         await crash_router(ss, a2)
         b.send_message(mto=f"alice@{DOMAIN}/one", mbody="not copied", mtype="chat")
         assert (await a1.next_message())["body"] == "not copied"

@@ -10,7 +10,18 @@
 
 #include "route.h"
 #include "tlv.h"
+#include "workers/router/host.h"
 #include "workers/router/rtr.h"
+
+#define RP_GOT 32	/* frames an rp_record ring keeps */
+
+/* A frame the router sent, as most tests look at it. */
+struct rp_got {
+	uint64_t sid;
+	uint8_t kind;
+	char to[128];
+	char body[1024];
+};
 
 static struct {
 	struct ev_loop *loop;
@@ -20,6 +31,7 @@ static struct {
 	void (*on_frame)(const struct xe_msg *m);	/* the test's view of what the router sent */
 	char dir[64];
 	struct rtr_env renv;
+	struct storeq_server *store;	/* a test's storage side, if it has one */
 } rp;
 
 static inline void rp_recv(void *arg, struct link *l, uint64_t seq, const uint8_t *data, size_t len)
@@ -42,6 +54,16 @@ static inline void rp_acked(void *arg, struct link *l, uint64_t upto)
 {
 	(void)arg, (void)l;
 	rp.acked = upto;
+}
+
+/* Keeps m as frame number (*n)++ of a test's ring of RP_GOT frames. */
+static inline void rp_record(struct rp_got *ring, uint64_t *n, const struct xe_msg *m)
+{
+	struct rp_got *g = &ring[(*n)++ % RP_GOT];
+	g->sid = m->sid;
+	g->kind = m->kind;
+	snprintf(g->to, sizeof(g->to), "%.*s", (int)m->to_len, m->to);
+	snprintf(g->body, sizeof(g->body), "%.*s", (int)m->body_len, (const char *)m->body);
 }
 
 static const struct link_ops rp_peer_ops = {.recv = rp_recv, .event = rp_event, .acked = rp_acked};
@@ -93,6 +115,16 @@ static inline void rp_connect(void)
 	assert_int_equal(rp_run_until(&rp.up, 1, 5.0), 0);
 }
 
+/* The whole setup of a test whose one virtual host is "localhost", set in env (not a module host). */
+static inline void rp_start_localhost(const char *name, void (*on_frame)(const struct xe_msg *m))
+{
+	static char *vhosts[] = {"localhost"};
+	rp_begin(name, on_frame);
+	env->vhosts = vhosts;
+	env->nvhosts = 1;
+	rp_connect();
+}
+
 /* Closes both ends and forgets the routes; the test frees what it added (hosts, storage) first. */
 static inline void rp_end(void)
 {
@@ -108,6 +140,25 @@ static inline void rp_end(void)
 		unlink(path);
 	}
 	rmdir(rp.dir);
+}
+
+/* The cmocka teardown of a test that needs nothing more than rp_end. */
+static inline int rp_teardown(void **state)
+{
+	(void)state;
+	rp_end();
+	return 0;
+}
+
+/* The cmocka teardown of a test with a storage pool: rp.store, the router's client, the link, hosts. */
+static inline int rp_teardown_with_storage(void **state)
+{
+	(void)state;
+	storeq_server_close(rp.store);
+	storeq_client_close(env->storage);
+	rp_end();
+	rtr_hosts_free();
+	return 0;
 }
 
 static inline uint64_t rp_send_env(uint8_t kind, uint8_t stype, uint64_t sid, uint32_t reqid, const char *from,
@@ -130,15 +181,22 @@ static inline uint64_t rp_send_stanza(uint8_t stype, uint64_t sid, const char *f
 	return rp_send_env(XE_STANZA, stype, sid, 0, from, to, xml, strlen(xml));
 }
 
+/* Sends a ROUTE_* envelope (BIND, SYNC) for full with the priority 0 a session starts with. */
+static inline uint64_t rp_send_route(uint8_t kind, uint64_t sid, uint32_t reqid, const char *full)
+{
+	struct buf body;
+	buf_init(&body);
+	tlv_put_u32(&body, RT_PRIORITY, 0);
+	uint64_t seq = rp_send_env(kind, 0, sid, reqid, full, "", body.data, body.len);
+	buf_free(&body);
+	return seq;
+}
+
 /* Binds a session and makes it available, waiting until the router has taken both. */
 static inline void rp_bind_session(uint64_t sid, const char *full)
 {
-	struct buf body;
 	char pres[256];
-	buf_init(&body);
-	tlv_put_u32(&body, RT_PRIORITY, 0);
-	rp_send_env(XE_ROUTE_BIND, 0, sid, 0, full, "", body.data, body.len);
-	buf_free(&body);
+	rp_send_route(XE_ROUTE_BIND, sid, 0, full);
 	snprintf(pres, sizeof(pres), "<presence from='%s'/>", full);
 	uint64_t seq = rp_send_stanza(XE_ST_PRESENCE, sid, full, "", pres);
 	assert_int_equal(rp_run_until(&rp.acked, seq, 5.0), 0);

@@ -9,43 +9,21 @@
 
 #include "router_peer.h"
 
-struct got {
-	uint64_t sid;
-	uint8_t kind;
-	char to[128];
-	char body[1024];
-};
-
 static struct {
-	struct got got[32];
+	struct rp_got got[RP_GOT];
 	uint64_t ngot;
 } t;
 
 static void on_frame(const struct xe_msg *m)
 {
-	struct got *g = &t.got[t.ngot++ % 32];
-	g->sid = m->sid;
-	g->kind = m->kind;
-	snprintf(g->to, sizeof(g->to), "%.*s", (int)m->to_len, m->to);
-	snprintf(g->body, sizeof(g->body), "%.*s", (int)m->body_len, (const char *)m->body);
+	rp_record(t.got, &t.ngot, m);
 }
 
 static int setup(void **state)
 {
-	static char *vhosts[] = {"localhost"};
 	(void)state;
 	memset(&t, 0, sizeof(t));
-	rp_begin("test_router", on_frame);
-	env->vhosts = vhosts;
-	env->nvhosts = 1;
-	rp_connect();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	rp_end();
+	rp_start_localhost("test_router", on_frame);
 	return 0;
 }
 
@@ -126,7 +104,7 @@ static void test_delivery(void **state)
 		uint8_t stype = cases[i].xml[1] == 'i' ? XE_ST_IQ : XE_ST_MESSAGE;
 		rp_send_stanza(stype, 1, "alice@localhost/a", cases[i].to, cases[i].xml);
 		rp_run_until(&t.ngot, before + 1, 5.0);
-		const struct got *g = &t.got[before % 32];
+		const struct rp_got *g = &t.got[before % 32];
 		if (t.ngot != before + 1 || g->sid != cases[i].want_sid || !strstr(g->body, cases[i].want_in_body)) {
 			fprintf(stderr, "case %s: got %llu frames, sid %llu body %s\n", cases[i].name, (unsigned long long)(t.ngot - before),
 				(unsigned long long)g->sid, g->body);
@@ -138,9 +116,9 @@ static void test_delivery(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_malformed_envelopes_counted_and_acked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forbidden_kind_and_spoofed_session_dropped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delivery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_envelopes_counted_and_acked, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_forbidden_kind_and_spoofed_session_dropped, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_delivery, setup, rp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "mods_test.h"
 #include "workers/router/host.h"
 #include "workers/router/rtr.h"
 #include "workers/router/xnode.h"
@@ -100,27 +101,6 @@ static void test_caps_ver_examples(void **state)
 		assert_int_equal(rtr_caps_ver(q, ver, 28), -1);	/* no room for the NUL */
 		xnode_free(q);
 	}
-}
-
-static void mods_dir(char *out, size_t cap)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = 0;
-	*strrchr(exe, '/') = 0;	/* BUILD/tests */
-	*strrchr(exe, '/') = 0;	/* BUILD */
-	snprintf(out, cap, "%s/mods", exe);
-}
-
-static char lifecycle[512];
-
-static int h_lifecycle(struct mod_event *ev, void *ctx)
-{
-	(void)ctx;
-	size_t n = strlen(lifecycle);
-	snprintf(lifecycle + n, sizeof(lifecycle) - n, "%s:%s ", ev->name, ev->arg);
-	return MOD_PASS;
 }
 
 static void setup_env(void)

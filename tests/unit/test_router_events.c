@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "mods_test.h"
 #include "workers/router/host.h"
 #include "workers/router/rtr.h"
 
@@ -99,33 +100,12 @@ static void test_unhook(void **state)
 /* ---- the module manager ---- */
 
 static struct rtr_env the_env;
-static char lifecycle[512];
-
-static int h_lifecycle(struct mod_event *ev, void *ctx)
-{
-	(void)ctx;
-	size_t n = strlen(lifecycle);
-	snprintf(lifecycle + n, sizeof(lifecycle) - n, "%s:%s ", ev->name, ev->arg);
-	return MOD_PASS;
-}
-
 static int has_feature(const struct mod_host *h, const char *var)
 {
 	for (size_t i = 0; i < h->nfeatures; i++)
 		if (strcmp(h->features[i], var) == 0)
 			return 1;
 	return 0;
-}
-
-static void mods_dir(char *out, size_t cap)
-{
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	assert_true(n > 0);
-	exe[n] = 0;
-	*strrchr(exe, '/') = 0;	/* BUILD/tests */
-	*strrchr(exe, '/') = 0;	/* BUILD */
-	snprintf(out, cap, "%s/mods", exe);
 }
 
 static void test_module_load_unload(void **state)

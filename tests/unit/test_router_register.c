@@ -9,10 +9,8 @@
 
 #include "router_peer.h"
 #include "sto.h"
-#include "workers/router/host.h"
 
 static struct {
-	struct storeq_server *store;
 	uint64_t ngot;
 	unsigned nstored;
 	uint8_t got_kind;
@@ -73,18 +71,8 @@ static int setup(void **state)
 	assert_int_equal(rtr_host_set_option(open, "registration", "open"), 0);
 	assert_int_equal(rtr_host_set_option(closed, "registration", "closed"), 0);
 	assert_non_null(env->storage = storeq_listen(rp.loop, surl));
-	assert_non_null(t.store = storeq_dial(rp.loop, surl, store_handler, NULL));
+	assert_non_null(rp.store = storeq_dial(rp.loop, surl, store_handler, NULL));
 	rp_connect();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	storeq_server_close(t.store);
-	storeq_client_close(env->storage);
-	rp_end();
-	rtr_hosts_free();
 	return 0;
 }
 
@@ -155,10 +143,10 @@ static void test_create_from_other_link_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_open_host_reaches_storage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_ops_never_reach_storage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_from_http_link_reaches_storage, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_from_other_link_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_open_host_reaches_storage, setup, rp_teardown_with_storage),
+		cmocka_unit_test_setup_teardown(test_refused_ops_never_reach_storage, setup, rp_teardown_with_storage),
+		cmocka_unit_test_setup_teardown(test_create_from_http_link_reaches_storage, setup, rp_teardown_with_storage),
+		cmocka_unit_test_setup_teardown(test_create_from_other_link_refused, setup, rp_teardown_with_storage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

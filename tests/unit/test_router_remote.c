@@ -9,20 +9,12 @@
 
 #include "router_peer.h"
 #include "workers/router/components.h"
-#include "workers/router/host.h"
 
 #define SID_USER 1
 #define SID_COMP 2
 
-struct got {
-	uint64_t sid;
-	uint8_t kind;
-	char to[128];
-	char body[1024];
-};
-
 static struct {
-	struct got got[32];
+	struct rp_got got[RP_GOT];
 	uint64_t ngot;
 } t;
 
@@ -30,16 +22,11 @@ static void on_frame(const struct xe_msg *m)
 {
 	if (m->kind == XE_HOST_CAPS)
 		return;
-	struct got *g = &t.got[t.ngot++ % 32];
-	g->sid = m->sid;
-	g->kind = m->kind;
-	snprintf(g->to, sizeof(g->to), "%.*s", (int)m->to_len, m->to);
-	snprintf(g->body, sizeof(g->body), "%.*s", (int)m->body_len, (const char *)m->body);
+	rp_record(t.got, &t.ngot, m);
 }
 
 static int setup(void **state)
 {
-	struct buf body;
 	(void)state;
 	memset(&t, 0, sizeof(t));
 	rp_begin("test_router_remote", on_frame);
@@ -47,10 +34,7 @@ static int setup(void **state)
 	assert_non_null(rtr_comp_host_add("services.localhost"));
 	rp_connect();
 	rp_bind_session(SID_USER, "alice@localhost/r");
-	buf_init(&body);
-	tlv_put_u32(&body, RT_PRIORITY, 0);
-	uint64_t seq = rp_send_env(XE_ROUTE_BIND, 0, SID_COMP, 0, "comp.localhost", "", body.data, body.len);
-	buf_free(&body);
+	uint64_t seq = rp_send_route(XE_ROUTE_BIND, SID_COMP, 0, "comp.localhost");
 	assert_int_equal(rp_run_until(&rp.acked, seq, 5.0), 0);
 	return 0;
 }
@@ -65,7 +49,7 @@ static int teardown(void **state)
 }
 
 /* Sends from the component and waits for n more frames from the router. */
-static const struct got *comp_send(uint8_t stype, const char *from, const char *to, const char *xml, uint64_t n)
+static const struct rp_got *comp_send(uint8_t stype, const char *from, const char *to, const char *xml, uint64_t n)
 {
 	uint64_t before = t.ngot;
 	uint64_t seq = rp_send_stanza(stype, SID_COMP, from, to, xml);
@@ -81,7 +65,7 @@ static void test_full_jid_header_only(void **state)
 	(void)state;
 	/* not XML at all: parsing it would drop it, the fast path forwards it as it is */
 	static const char junk[] = "<message this is not xml";
-	const struct got *g = comp_send(XE_ST_MESSAGE, "bot@comp.localhost", "alice@localhost/r", junk, 1);
+	const struct rp_got *g = comp_send(XE_ST_MESSAGE, "bot@comp.localhost", "alice@localhost/r", junk, 1);
 	assert_int_equal(g->sid, SID_USER);
 	assert_int_equal(g->kind, XE_STANZA);
 	assert_string_equal(g->body, junk);
@@ -115,7 +99,7 @@ static void test_errors_go_back_to_the_component(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t st = cases[i].xml[1] == 'm' ? XE_ST_MESSAGE : XE_ST_IQ;
-		const struct got *g = comp_send(st, "bot@comp.localhost", cases[i].to, cases[i].xml, 1);
+		const struct rp_got *g = comp_send(st, "bot@comp.localhost", cases[i].to, cases[i].xml, 1);
 		if (g->sid != SID_COMP || strcmp(g->to, "bot@comp.localhost") != 0 ||
 		    !strstr(g->body, "type='error'") || !strstr(g->body, "<service-unavailable") ||
 		    !strstr(g->body, cases[i].want_from))

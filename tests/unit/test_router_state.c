@@ -32,20 +32,9 @@ static void on_frame(const struct xe_msg *m)
 
 static int setup(void **state)
 {
-	static char *vhosts[] = {"localhost"};
 	(void)state;
 	memset(&t, 0, sizeof(t));
-	rp_begin("test_router_state", on_frame);
-	env->vhosts = vhosts;
-	env->nvhosts = 1;
-	rp_connect();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	rp_end();
+	rp_start_localhost("test_router_state", on_frame);
 	return 0;
 }
 
@@ -137,9 +126,9 @@ static void test_router_closes_a_session(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_state_goes_to_the_worker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_state_comes_back_with_sync, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_router_closes_a_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_goes_to_the_worker, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_state_comes_back_with_sync, setup, rp_teardown),
+		cmocka_unit_test_setup_teardown(test_router_closes_a_session, setup, rp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

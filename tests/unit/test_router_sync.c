@@ -10,10 +10,8 @@
 
 #include "router_peer.h"
 #include "sto.h"
-#include "workers/router/host.h"
 
 static struct {
-	struct storeq_server *store;
 	struct mod_host *host;
 	uint64_t loads, loaded;
 	char surl[128];
@@ -64,30 +62,14 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	storeq_server_close(t.store);
-	storeq_client_close(env->storage);
-	rp_end();
-	rtr_hosts_free();
-	return 0;
-}
-
 static uint64_t send_route(uint8_t kind, uint64_t sid, const char *full)
 {
-	struct buf body;
-	buf_init(&body);
-	tlv_put_u32(&body, RT_PRIORITY, 0);
-	uint64_t seq = rp_send_env(kind, 0, sid, kind == XE_ROUTE_BIND ? (uint32_t)sid : 0, full, "", body.data,
-				   body.len);
-	buf_free(&body);
-	return seq;
+	return rp_send_route(kind, sid, kind == XE_ROUTE_BIND ? (uint32_t)sid : 0, full);
 }
 
 static void storage_comes(void)
 {
-	assert_non_null(t.store = storeq_dial(rp.loop, t.surl, store_handler, NULL));
+	assert_non_null(rp.store = storeq_dial(rp.loop, t.surl, store_handler, NULL));
 }
 
 static void test_sync_acked_while_storage_is_away(void **state)
@@ -122,8 +104,8 @@ static void test_bind_waits_for_what_it_started(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_sync_acked_while_storage_is_away, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bind_waits_for_what_it_started, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_acked_while_storage_is_away, setup, rp_teardown_with_storage),
+		cmocka_unit_test_setup_teardown(test_bind_waits_for_what_it_started, setup, rp_teardown_with_storage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

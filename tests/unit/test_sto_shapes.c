@@ -4,6 +4,19 @@
  * and bad requests. Durability, crashes, caching and migration: test_sto_durable.c. */
 #include "sto_suite.h"
 
+/* Sends b (freed), which must succeed, and returns the STO_T_COUNT its reply carries. */
+static uint32_t send_count(struct fixture *fx, struct buf *b)
+{
+	struct buf rep;
+	struct tlv t;
+	uint32_t n;
+	assert_int_equal(send_req(fx, b, &rep), STO_OK);
+	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
+	assert_int_equal(tlv_u32(&t, &n), 0);
+	buf_free(&rep);
+	return n;
+}
+
 static void test_keyval(void **state)
 {
 	struct fixture *fx = *state;
@@ -54,8 +67,6 @@ static void test_map(void **state)
 	struct fixture *fx = *state;
 	char v[512];
 	struct buf b, rep;
-	struct tlv t;
-	uint32_t n;
 
 	assert_int_equal(map_get(fx, "localhost", "alice", "jabber:iq:roster", v, sizeof(v)), STO_ENOTFOUND);
 	assert_int_equal(map_set(fx, "alice", "storage:bookmarks", "<b/>"), STO_OK);
@@ -97,31 +108,19 @@ static void test_map(void **state)
 	buf_free(&rep);
 	req(&b, STO_OP_MAP_DELETE_ALL, "localhost", "private", NULL);
 	assert_int_equal(tlv_put_str(&b, STO_T_KEY, "storage:bookmarks"), 0);
-	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
-	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
-	assert_int_equal(tlv_u32(&t, &n), 0);
-	assert_int_equal(n, 5);
-	buf_free(&rep);
+	assert_int_equal(send_count(fx, &b), 5);
 	assert_int_equal(map_get(fx, "localhost", "bob", "storage:bookmarks", v, sizeof(v)), STO_ENOTFOUND);
 	assert_int_equal(map_get(fx, "localhost", "carol", "k2", v, sizeof(v)), STO_OK);
 	/* delete_user: every key of one user (an account deleted), nobody else's */
 	assert_int_equal(map_set(fx, "carol", "k4", "v4"), STO_OK);
 	assert_int_equal(map_set(fx, "dave", "k2", "d2"), STO_OK);
 	req(&b, STO_OP_MAP_DELETE_USER, "localhost", "private", "carol");
-	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
-	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
-	assert_int_equal(tlv_u32(&t, &n), 0);
-	assert_int_equal(n, 2);
-	buf_free(&rep);
+	assert_int_equal(send_count(fx, &b), 2);
 	assert_int_equal(map_get(fx, "localhost", "carol", "k2", v, sizeof(v)), STO_ENOTFOUND);
 	assert_int_equal(map_get(fx, "localhost", "carol", "k4", v, sizeof(v)), STO_ENOTFOUND);
 	assert_int_equal(map_get(fx, "localhost", "dave", "k2", v, sizeof(v)), STO_OK);
 	req(&b, STO_OP_MAP_DELETE_USER, "localhost", "private", "carol");	/* nothing left: 0 */
-	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
-	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
-	assert_int_equal(tlv_u32(&t, &n), 0);
-	assert_int_equal(n, 0);
-	buf_free(&rep);
+	assert_int_equal(send_count(fx, &b), 0);
 }
 
 static void test_archive(void **state)
@@ -172,11 +171,7 @@ static void test_archive(void **state)
 	req(&b, STO_OP_ARCH_DELETE, "localhost", "archive", "alice");
 	assert_int_equal(tlv_put_str(&b, STO_T_WITH, "bob@localhost"), 0);
 	assert_int_equal(tlv_put_u64(&b, STO_T_END, T0 + 1000ull * 29), 0);
-	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
-	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
-	assert_int_equal(tlv_u32(&t, &n), 0);
-	assert_int_equal(n, 10);
-	buf_free(&rep);
+	assert_int_equal(send_count(fx, &b), 10);
 	struct aq left = {"bob after delete", 0, 0, "bob@localhost", NULL, NULL, NULL, 2, 0, 1,
 			  STO_OK, "30,33", 0, 10};
 	assert_int_equal(run_query(fx, "alice", &left, &rep), STO_OK);
@@ -185,11 +180,7 @@ static void test_archive(void **state)
 	assert_int_equal(tot, 10);
 	buf_free(&rep);
 	req(&b, STO_OP_ARCH_DELETE, "localhost", "archive", "alice");
-	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
-	assert_int_equal(tlv_find(rep.data, rep.len, STO_T_COUNT, &t), 1);
-	assert_int_equal(tlv_u32(&t, &n), 0);
-	assert_int_equal(n, 50);
-	buf_free(&rep);
+	assert_int_equal(send_count(fx, &b), 50);
 	req(&b, STO_OP_ARCH_FIND, "localhost", "archive", "alice");
 	assert_int_equal(send_req(fx, &b, &rep), STO_OK);
 	items_of(&rep, got, sizeof(got), &c, &tot);

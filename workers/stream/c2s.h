@@ -246,6 +246,9 @@ void c2s_comp_bound(struct c2s_conn *c, const char *cond);
 
 /* stanza.c */
 int c2s_stanza_element(struct c2s_conn *c, const struct c2s_xml_elem *e);
+/* An IQ answer from the server to the id (NULL: none) the client gave: type, inner XML or none. */
+void c2s_iq_reply(struct c2s_conn *c, const char *id, const char *type, const char *inner);
+void c2s_iq_error(struct c2s_conn *c, const char *id, const char *etype, const char *cond);
 /* The router answered the client's bind: cond NULL = it holds the route, else refused. */
 void c2s_stanza_bound(struct c2s_conn *c, const char *cond);
 

@@ -66,32 +66,6 @@ static void reg_throttle_give_back(const struct c2s_conn *c)
 	}
 }
 
-static void reg_reply(struct c2s_conn *c, const char *id, const char *type, const char *inner)
-{
-	struct buf b;
-	buf_init(&b);
-	int bad = buf_printf(&b, "<iq type='%s'", type) < 0;
-	if (!bad && id)
-		bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, id, strlen(id)) < 0 ||
-		      buf_put_str(&b, "'") < 0;
-	if (!bad && inner)
-		bad = buf_printf(&b, ">%s</iq>", inner) < 0;
-	else if (!bad)
-		bad = buf_put_str(&b, "/>") < 0;
-	if (!bad)
-		(void)c2s_conn_send(c, b.data, b.len);
-	buf_free(&b);
-}
-
-static void reg_error(struct c2s_conn *c, const char *id, const char *etype, const char *cond)
-{
-	char inner[256];
-	int n = snprintf(inner, sizeof(inner),
-			 "<error type='%s'><%s xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>", etype, cond);
-	if (n > 0 && (size_t)n < sizeof(inner))
-		reg_reply(c, id, "error", inner);
-}
-
 /* The fields of <query/> in the set, read from the re-serialised stanza with expat. */
 struct reg_fields {
 	unsigned depth;
@@ -174,28 +148,28 @@ static void reg_set(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	struct reg_fields *f = calloc(1, sizeof(*f));
 	unsigned slot;
 	if (!f) {
-		reg_error(c, e->id, "wait", "internal-server-error");
+		c2s_iq_error(c, e->id, "wait", "internal-server-error");
 		return;
 	}
 	if (reg_parse(e, f) < 0)
-		reg_error(c, e->id, "modify", "bad-request");
+		c2s_iq_error(c, e->id, "modify", "bad-request");
 	else if (f->remove)
-		reg_error(c, e->id, "auth", "not-authorized");	/* §3.2: cancel needs an account */
+		c2s_iq_error(c, e->id, "auth", "not-authorized");	/* §3.2: cancel needs an account */
 	else if (!c->vh->registration)
-		reg_error(c, e->id, "cancel", "not-allowed");
+		c2s_iq_error(c, e->id, "cancel", "not-allowed");
 	else if (c->reqid || c->scram)
-		reg_error(c, e->id, "wait", "unexpected-request");	/* not during SASL, one at a time */
+		c2s_iq_error(c, e->id, "wait", "unexpected-request");	/* not during SASL, one at a time */
 	else if (!f->have_user || !f->have_pass || !f->user[0] || !f->pass[0] || f->too_long ||
 		 stringprep_xmpp_nodeprep(f->user, sizeof(f->user)) != STRINGPREP_OK || !f->user[0])
-		reg_error(c, e->id, "modify", "not-acceptable");
+		c2s_iq_error(c, e->id, "modify", "not-acceptable");
 	else if (reg_throttle_take(c, &slot) < 0)
-		reg_error(c, e->id, "wait", "resource-constraint");
+		c2s_iq_error(c, e->id, "wait", "resource-constraint");
 	else if (!(c->reg_id = e->id ? strdup(e->id) : NULL) && e->id) {
 		reg_throttle_give_back(c);
-		reg_error(c, e->id, "wait", "internal-server-error");
+		c2s_iq_error(c, e->id, "wait", "internal-server-error");
 	} else if (reg_send(c, f->user, f->pass) < 0) {
 		reg_throttle_give_back(c);
-		reg_error(c, e->id, "wait", "service-unavailable");
+		c2s_iq_error(c, e->id, "wait", "service-unavailable");
 		free(c->reg_id);
 		c->reg_id = NULL;
 	} else {
@@ -216,18 +190,18 @@ int c2s_reg_iq(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	if (!e->type || !e->id || !e->id[0] || e->nchildren != 1 ||
 	    (strcmp(e->type, "get") != 0 && strcmp(e->type, "set") != 0)) {
 		if (!e->type || strcmp(e->type, "error") != 0)
-			reg_error(c, e->id, "modify", "bad-request");
+			c2s_iq_error(c, e->id, "modify", "bad-request");
 		return C2S_XML_CONTINUE;
 	}
 	if (e->to && strcasecmp(e->to, c->vh->name) != 0) {
-		reg_error(c, e->id, "cancel", "service-unavailable");
+		c2s_iq_error(c, e->id, "cancel", "service-unavailable");
 		return C2S_XML_CONTINUE;
 	}
 	if (strcmp(e->type, "get") == 0) {
 		if (c->vh->registration)
-			reg_reply(c, e->id, "result", REG_FORM);
+			c2s_iq_reply(c, e->id, "result", REG_FORM);
 		else
-			reg_error(c, e->id, "cancel", "not-allowed");
+			c2s_iq_error(c, e->id, "cancel", "not-allowed");
 		return C2S_XML_CONTINUE;
 	}
 	reg_set(c, e);
@@ -247,15 +221,15 @@ void c2s_reg_reply(struct c2s_conn *c, int is_error, const uint8_t *body, size_t
 	if (st != STO_OK)
 		reg_throttle_give_back(c);
 	if (st == STO_OK)
-		reg_reply(c, c->reg_id, "result", NULL);
+		c2s_iq_reply(c, c->reg_id, "result", NULL);
 	else if (st == STO_EEXISTS)
-		reg_error(c, c->reg_id, "cancel", "conflict");
+		c2s_iq_error(c, c->reg_id, "cancel", "conflict");
 	else if (st == STO_EINVAL)
-		reg_error(c, c->reg_id, "modify", "not-acceptable");
+		c2s_iq_error(c, c->reg_id, "modify", "not-acceptable");
 	else if (st == STO_EUNAVAIL)
-		reg_error(c, c->reg_id, "cancel", "service-unavailable");
+		c2s_iq_error(c, c->reg_id, "cancel", "service-unavailable");
 	else
-		reg_error(c, c->reg_id, "wait", "internal-server-error");
+		c2s_iq_error(c, c->reg_id, "wait", "internal-server-error");
 	log_info("registration answered", "sid=%llu status=%u", (unsigned long long)c->sid, st);
 	free(c->reg_id);
 	c->reg_id = NULL;

@@ -405,9 +405,18 @@ static int parse_reply(const uint8_t *rep, size_t len, struct sto_reply *o)
 	return k == 0 && o->has_status ? 0 : -1;
 }
 
-static int reply_failure(const struct sto_reply *o)
+/* Storage's answer to what was asked in state want: C2S_SASL_OK with *o filled in, else the
+ * error that ends the exchange (a refusal is EAUTH, anything else went wrong is ETEMP). */
+static int take_reply(const struct c2s_scram *s, enum c2s_scram_state want, const uint8_t *rep, size_t len,
+		      struct sto_reply *o)
 {
-	return o->status == STO_EAUTH ? C2S_SASL_EAUTH : C2S_SASL_ETEMP;
+	if (s->state != (int)want)
+		return C2S_SASL_ESTATE;
+	if (parse_reply(rep, len, o) < 0)
+		return C2S_SASL_ETEMP;
+	if (o->status != STO_OK)
+		return o->status == STO_EAUTH ? C2S_SASL_EAUTH : C2S_SASL_ETEMP;
+	return C2S_SASL_OK;
 }
 
 static int make_nonce(struct buf *out)
@@ -421,13 +430,10 @@ static int make_nonce(struct buf *out)
 int c2s_scram_server_first(struct c2s_scram *s, const uint8_t *rep, size_t len, const char *snonce,
 			   struct buf *out)
 {
-	if (s->state != C2S_SCRAM_WAIT_PARAMS)
-		return C2S_SASL_ESTATE;
 	struct sto_reply o;
-	if (parse_reply(rep, len, &o) < 0)
-		return C2S_SASL_ETEMP;
-	if (o.status != STO_OK)
-		return reply_failure(&o);
+	int r = take_reply(s, C2S_SCRAM_WAIT_PARAMS, rep, len, &o);
+	if (r != C2S_SASL_OK)
+		return r;
 	if (!o.salt || o.salt_len == 0 || o.iter == 0)
 		return C2S_SASL_ETEMP;
 	struct buf n;
@@ -491,13 +497,10 @@ int c2s_scram_client_final(struct c2s_scram *s, const char *msg, size_t len, con
 
 int c2s_scram_verify_reply(struct c2s_scram *s, const uint8_t *rep, size_t len, struct buf *out)
 {
-	if (s->state != C2S_SCRAM_WAIT_VERIFY)
-		return C2S_SASL_ESTATE;
 	struct sto_reply o;
-	if (parse_reply(rep, len, &o) < 0)
-		return C2S_SASL_ETEMP;
-	if (o.status != STO_OK)
-		return reply_failure(&o);
+	int r = take_reply(s, C2S_SCRAM_WAIT_VERIFY, rep, len, &o);
+	if (r != C2S_SASL_OK)
+		return r;
 	if (!o.sig || o.sig_len != c2s_scram_hash_len(s->mech))
 		return C2S_SASL_ETEMP;
 	if (buf_put_str(out, "v=") < 0 || c2s_b64_encode(out, o.sig, o.sig_len) < 0)

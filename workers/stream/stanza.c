@@ -18,15 +18,14 @@ static int to_server(const struct c2s_conn *c, const struct c2s_xml_elem *e)
 	return !e->to || strcasecmp(e->to, c->vh->name) == 0;
 }
 
-static void iq_reply(struct c2s_conn *c, const struct c2s_xml_elem *e, const char *type,
-		     const char *inner)
+void c2s_iq_reply(struct c2s_conn *c, const char *id, const char *type, const char *inner)
 {
 	struct buf b;
 	buf_init(&b);
 	int bad = buf_put_str(&b, "<iq type='") < 0 || buf_put_str(&b, type) < 0 ||
 		  buf_put_str(&b, "'") < 0;
-	if (!bad && e->id)
-		bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
+	if (!bad && id)
+		bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, id, strlen(id)) < 0 ||
 		      buf_put_str(&b, "'") < 0;
 	if (!bad && inner)
 		bad = buf_put_str(&b, ">") < 0 || buf_put_str(&b, inner) < 0 || buf_put_str(&b, "</iq>") < 0;
@@ -37,15 +36,14 @@ static void iq_reply(struct c2s_conn *c, const struct c2s_xml_elem *e, const cha
 	buf_free(&b);
 }
 
-static void iq_error(struct c2s_conn *c, const struct c2s_xml_elem *e, const char *etype,
-		     const char *cond)
+void c2s_iq_error(struct c2s_conn *c, const char *id, const char *etype, const char *cond)
 {
 	char inner[256];
 	int n = snprintf(inner, sizeof(inner),
 			 "<error type='%s'><%s xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>",
 			 etype, cond);
 	if (n > 0 && (size_t)n < sizeof(inner))
-		iq_reply(c, e, "error", inner);
+		c2s_iq_reply(c, id, "error", inner);
 }
 
 static int make_resource(const struct c2s_xml_elem *e, char *res, size_t cap)
@@ -71,26 +69,26 @@ static int make_resource(const struct c2s_xml_elem *e, char *res, size_t cap)
 static int iq_bind(struct c2s_conn *c, const struct c2s_xml_elem *e)
 {
 	if (c->bound) {
-		iq_error(c, e, "cancel", "not-allowed");
+		c2s_iq_error(c, e->id, "cancel", "not-allowed");
 		return C2S_XML_CONTINUE;
 	}
 	if (!e->type || strcmp(e->type, "set") != 0) {
-		iq_error(c, e, "modify", "bad-request");
+		c2s_iq_error(c, e->id, "modify", "bad-request");
 		return C2S_XML_CONTINUE;
 	}
 	char res[1024], jid[XE_MAX_JID + 1];
 	if (make_resource(e, res, sizeof(res)) < 0) {
-		iq_error(c, e, "modify", "bad-request");
+		c2s_iq_error(c, e->id, "modify", "bad-request");
 		return C2S_XML_CONTINUE;
 	}
 	int n = snprintf(jid, sizeof(jid), "%s@%s/%s", c->user, c->vh->name, res);
 	if (n < 0 || (size_t)n >= sizeof(jid)) {
-		iq_error(c, e, "modify", "bad-request");
+		c2s_iq_error(c, e->id, "modify", "bad-request");
 		return C2S_XML_CONTINUE;
 	}
 	struct c2s_conn *old = c2s_sess_by_jid(jid);
 	if (old && c->vh->refuse_conflict) {
-		iq_error(c, e, "cancel", "conflict");
+		c2s_iq_error(c, e->id, "cancel", "conflict");
 		return C2S_XML_CONTINUE;
 	}
 	if (old) {
@@ -105,7 +103,7 @@ static int iq_bind(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	c->priority = 0;
 	if (!c->bind_id || c2s_sess_bind_jid(c, jid) < 0 || c2s_rl_bind(c) < 0) {
 		c2s_sess_unbind_jid(c);
-		iq_error(c, e, "wait", "internal-server-error");
+		c2s_iq_error(c, e->id, "wait", "internal-server-error");
 		free(c->bind_id);
 		c->bind_id = NULL;
 	}
@@ -127,7 +125,7 @@ void c2s_stanza_bound(struct c2s_conn *c, const char *cond)
 		log_info("bind refused by the router", "sid=%llu jid=%s condition=%s", (unsigned long long)c->sid,
 			 c->jid, cond);
 		c2s_sess_unbind_jid(c);
-		iq_error(c, &e, bind_error_type(cond), cond);
+		c2s_iq_error(c, e.id, bind_error_type(cond), cond);
 	} else {
 		c2s_conn_bound(c);
 		struct buf inner;
@@ -135,7 +133,7 @@ void c2s_stanza_bound(struct c2s_conn *c, const char *cond)
 		if (buf_put_str(&inner, "<bind xmlns='" C2S_NS_BIND "'><jid>") == 0 &&
 		    buf_put_xml_escaped(&inner, c->jid, strlen(c->jid)) == 0 &&
 		    buf_put_str(&inner, "</jid></bind>") == 0 && buf_put_u8(&inner, 0) == 0)
-			iq_reply(c, &e, "result", (const char *)inner.data);
+			c2s_iq_reply(c, e.id, "result", (const char *)inner.data);
 		buf_free(&inner);
 	}
 	free(c->bind_id);
@@ -144,7 +142,7 @@ void c2s_stanza_bound(struct c2s_conn *c, const char *cond)
 
 static int iq_session(struct c2s_conn *c, const struct c2s_xml_elem *e)
 {
-	iq_reply(c, e, "result", NULL);
+	c2s_iq_reply(c, e->id, "result", NULL);
 	return C2S_XML_CONTINUE;
 }
 
@@ -182,8 +180,9 @@ static void keep_presence(struct c2s_conn *c, const struct c2s_xml_elem *e, cons
 	c->priority = (int32_t)(prio < -128 ? -128 : prio > 127 ? 127 : prio);
 }
 
-/* A stanza to an invalid JID comes back as an error (RFC 6120 §8.3.3.8); errors are dropped. */
-static void bounce_malformed(struct c2s_conn *c, const struct c2s_xml_elem *e)
+/* Answers a stanza with a modify error of condition cond; an error is never answered. No from:
+ * the error comes from the account's server (for jid-malformed the address is not a JID at all). */
+static void bounce_modify(struct c2s_conn *c, const struct c2s_xml_elem *e, const char *cond)
 {
 	if (e->type && strcmp(e->type, "error") == 0)
 		return;
@@ -193,9 +192,8 @@ static void bounce_malformed(struct c2s_conn *c, const struct c2s_xml_elem *e)
 	if (!bad && e->id)
 		bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
 		      buf_put_str(&b, "'") < 0;
-	/* no from: the address is not a JID, so the error comes from the account's server */
-	bad = bad || buf_printf(&b, "><error type='modify'><jid-malformed "
-			     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", e->name) < 0;
+	bad = bad || buf_printf(&b, "><error type='modify'><%s "
+			     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", cond, e->name) < 0;
 	if (!bad)
 		(void)c2s_conn_send(c, b.data, b.len);
 	buf_free(&b);
@@ -205,7 +203,7 @@ static int forward(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_t sty
 {
 	char to[XE_MAX_JID + 1] = "";
 	if (e->to && c2s_jid_prep(e->to, to, sizeof(to)) < 0) {
-		bounce_malformed(c, e);
+		bounce_modify(c, e, "jid-malformed");	/* RFC 6120 §8.3.3.8 */
 		return C2S_XML_CONTINUE;
 	}
 	struct buf body;
@@ -251,19 +249,7 @@ static int stanza_check(struct c2s_conn *c, const struct c2s_xml_elem *e, uint8_
 	}
 	if (ok)
 		return 0;
-	if (!e->type || strcmp(e->type, "error") != 0) {
-		struct buf b;
-		buf_init(&b);
-		int bad = buf_printf(&b, "<%s type='error'", e->name) < 0;
-		if (!bad && e->id)
-			bad = buf_put_str(&b, " id='") < 0 || buf_put_xml_escaped(&b, e->id, strlen(e->id)) < 0 ||
-			      buf_put_str(&b, "'") < 0;
-		bad = bad || buf_printf(&b, "><error type='modify'><bad-request "
-				     "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></%s>", e->name) < 0;
-		if (!bad)
-			(void)c2s_conn_send(c, b.data, b.len);
-		buf_free(&b);
-	}
+	bounce_modify(c, e, "bad-request");
 	return -1;
 }
 

@@ -102,30 +102,34 @@ static void fail(struct c2s_xml *x, int err)
 
 static int dead(const struct c2s_xml *x) { return x->err || x->stopped; }
 
-/* Escapes for character data (attr 0) or attribute values (attr 1, whitespace kept exact). */
+/* Character data: &, <, > and a CR (else read back as a LF) are escaped. */
+static const char *text_rep(char c)
+{
+	switch (c) {
+	case '&': return "&amp;";
+	case '<': return "&lt;";
+	case '>': return "&gt;";
+	case '\r': return "&#13;";
+	default: return NULL;
+	}
+}
+
+/* Attribute values: quotes too, and whitespace kept exact (else normalised to spaces). */
+static const char *attr_rep(char c)
+{
+	switch (c) {
+	case '"': return "&quot;";
+	case '\'': return "&apos;";
+	case '\t': return "&#9;";
+	case '\n': return "&#10;";
+	default: return text_rep(c);
+	}
+}
+
+/* Escapes for character data (attr 0) or attribute values (attr 1). */
 static int put_escaped(struct buf *b, const char *s, size_t n, int attr)
 {
-	size_t start = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *rep = NULL;
-		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '\r': rep = "&#13;"; break;
-		case '"': rep = attr ? "&quot;" : NULL; break;
-		case '\'': rep = attr ? "&apos;" : NULL; break;
-		case '\t': rep = attr ? "&#9;" : NULL; break;
-		case '\n': rep = attr ? "&#10;" : NULL; break;
-		default: break;
-		}
-		if (!rep)
-			continue;
-		if (buf_put(b, s + start, i - start) < 0 || buf_put_str(b, rep) < 0)
-			return -1;
-		start = i + 1;
-	}
-	return buf_put(b, s + start, n - start);
+	return buf_put_replaced(b, s, n, attr ? attr_rep : text_rep);
 }
 
 static int put_cstr(struct buf *b, const char *s, size_t n)
