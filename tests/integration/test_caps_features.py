@@ -10,6 +10,7 @@ import pytest
 
 from c2s_raw import Raw
 from harness import DOMAIN, Server, wait_for
+from http_raw import WSX
 
 OTHER = "other.localhost"
 NS_INFO = "http://jabber.org/protocol/disco#info"
@@ -48,7 +49,7 @@ def test_caps_ver_of_the_xep_example():
 
 @pytest.fixture(scope="module")
 def srv():
-    s = Server(extra=f"""
+    s = Server(https=True, extra=f"""
 vhost "{DOMAIN}" {{
     modules roster presence disco ping contact_info
     option contact-abuse "mailto:abuse@{DOMAIN} xmpp:abuse@{DOMAIN}"
@@ -92,6 +93,22 @@ def test_features_carry_the_vhost_caps(srv):
     assert q.find(f"{{{NS_XDATA}}}x") is not None  # the contact form is part of the hash
     assert ver == caps_ver(q)
     r.close()
+
+
+def test_web_sessions_carry_the_same_caps(srv):
+    """The http worker runs the same stream engine: its features after authentication carry the
+    router's caps too."""
+    r, _, after = login_features(srv.c2s_port, "alice", "alice-pw")
+    r.close()
+    ws = WSX(srv.https_port, tls=True)
+    try:
+        assert "http://jabber.org/protocol/caps" not in ws.open().group(0)
+        assert ws.auth_scram("alice", "alice-pw")[0] == "success"
+        m = re.search(CAPS_RE, ws.open().group(0))
+        assert m, ws.messages
+        assert m.group(2) == re.search(CAPS_RE, after).group(2)
+    finally:
+        ws.close()
 
 
 def test_each_vhost_has_its_own(srv):

@@ -227,8 +227,6 @@ static int caps_send_host(struct rtr_link *l, const struct mod_host *h)
 
 void rtr_caps_send(struct rtr_link *l)
 {
-	if (strncmp(l->name, "c2s.", 4) != 0)
-		return;	/* the http worker writes no stream features of its own yet */
 	for (unsigned i = 0; i < env->nhosts; i++)
 		if (!env->hosts[i]->component && env->hosts[i]->caps[0])
 			(void)caps_send_host(l, env->hosts[i]);
@@ -244,7 +242,6 @@ void rtr_caps_refresh(void)
 		memcpy(old, h->caps, sizeof(old));
 		caps_compute(h);
 		for (unsigned k = 0; strcmp(old, h->caps) != 0 && k < env->nlinks; k++)
-			if (strncmp(env->links[k].name, "c2s.", 4) == 0)
-				(void)caps_send_host(&env->links[k], h);
+			(void)caps_send_host(&env->links[k], h);	/* every link is a stream worker */
 	}
 }
