@@ -135,7 +135,7 @@ def test_web_client_chats_with_a_tcp_client(web_server, query, name, logged):
     seen, answer = harness.run(browser_chat(srv, f"https://localhost:{srv.https_port}/{query}", shot, user,
                                             "Bob Tester", text_in, text_out), timeout=240)
     # on failure: the step, and whether text_in came over the page's WebSocket at all
-    assert seen["ok"], (seen.get("failure"), {k: seen.get(k) for k in ("received", "frames", "wsIn")})
+    assert seen["ok"], (seen.get("textInShown"), "over the WebSocket:", bool(seen.get("wsIn")), seen.get("failure"))
     assert seen["received"] and seen["sent"]
     assert answer["body"] == text_out and str(answer["from"]).startswith(f"{user}@localhost/")
     assert os.path.getsize(shot) > 10000

@@ -79,6 +79,12 @@ async function main() {
     seen.ok = false;
     seen.failure = String(e);
     const page = context.pages()[0];
+    if (page && textIn) {	// where the text the page was waiting for is, if it is anywhere
+      const all = page.getByText(textIn);
+      seen.textInShown = [];
+      for (let i = 0; i < Math.min(await all.count().catch(() => 0), 8); i++)
+        seen.textInShown.push(await all.nth(i).evaluate((el) => el.tagName + '.' + el.className + (el.checkVisibility() ? ' visible' : ' hidden')).catch(String));
+    }
     if (page) await page.screenshot({ path: shot, fullPage: false }).catch(() => {});
   } finally {
     await context.close();
