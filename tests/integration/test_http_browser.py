@@ -98,6 +98,8 @@ async def browser_chat(srv, url, shot, user, peer_name, text_in, text_out):
         assert b'"stage":"online"' in line, (line, (await proc.stderr.read())[-2000:])
         bound = re.findall(rf'route bound" link=(http\.\d+) jid="({user}@localhost/[^"]+)"', srv.log_text())
         assert bound, "the page's session was not bound through the http worker"
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)  # the chat is open: bob may write
+        assert b'"stage":"chat"' in line, (line, (await proc.stderr.read())[-2000:])
         bob.send_message(mto=bound[-1][1], mbody=text_in, mtype="chat")
         answer = asyncio.ensure_future(bob.next_message(60))
         # the driver's verdict first: it ends on success and on failure alike (its own waits after
