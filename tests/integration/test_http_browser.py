@@ -98,12 +98,20 @@ async def browser_chat(srv, url, shot, user, peer_name, text_in, text_out):
         assert b'"stage":"online"' in line, (line, (await proc.stderr.read())[-2000:])
         bound = re.findall(rf'route bound" link=(http\.\d+) jid="({user}@localhost/[^"]+)"', srv.log_text())
         assert bound, "the page's session was not bound through the http worker"
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)  # the chat is open: bob may write
+        assert b'"stage":"chat"' in line, (line, (await proc.stderr.read())[-2000:])
         bob.send_message(mto=bound[-1][1], mbody=text_in, mtype="chat")
-        answer = await bob.next_message(60)
-        out = await asyncio.wait_for(proc.stdout.read(), 60)
+        answer = asyncio.ensure_future(bob.next_message(60))
+        # the driver's verdict first: it ends on success and on failure alike (its own waits after
+        # "online" add up to under 90 s), so a page that never answered says at which step
+        out = await asyncio.wait_for(proc.stdout.read(), 120)
         lines = [l for l in out.decode().splitlines() if l.startswith("{")]
         assert lines, "driver printed nothing"
-        return json.loads(lines[-1]), answer
+        seen = json.loads(lines[-1])
+        if not seen.get("ok"):
+            answer.cancel()
+            return seen, None
+        return seen, await answer
     finally:
         if proc.returncode is None:
             proc.kill()
@@ -128,7 +136,8 @@ def test_web_client_chats_with_a_tcp_client(web_server, query, name, logged):
     text_in, text_out = f"hello {name} from slixmpp", f"hello from the browser over {name}"
     seen, answer = harness.run(browser_chat(srv, f"https://localhost:{srv.https_port}/{query}", shot, user,
                                             "Bob Tester", text_in, text_out), timeout=240)
-    assert seen["ok"], seen.get("failure")
+    # on failure: the step, and whether text_in came over the page's WebSocket at all
+    assert seen["ok"], (seen.get("textInShown"), "over the WebSocket:", bool(seen.get("wsIn")), seen.get("failure"))
     assert seen["received"] and seen["sent"]
     assert answer["body"] == text_out and str(answer["from"]).startswith(f"{user}@localhost/")
     assert os.path.getsize(shot) > 10000

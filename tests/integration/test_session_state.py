@@ -111,7 +111,10 @@ def test_blocklist_requester_gets_pushes_after_a_crash(ss):
         await crash_router(ss, a2)
         iq = a2.make_iq_set()
         ET.SubElement(ET.SubElement(iq.xml, f"{{{BLOCKING}}}block"), f"{{{BLOCKING}}}item", jid=f"carol@{DOMAIN}")
-        await iq.send(timeout=5)
+        # answered once the new router loaded the list and stored the change: the storage worker
+        # redials within 1 s (STOREQ_RECONN_MAX_MS) and each of the two storage calls is answered
+        # or times out within 5 s (STORE_TIMEOUT_MS), so 5 s here was shorter than the design allows
+        await iq.send(timeout=12)
         push = await asyncio.wait_for(a1.blk_pushes.get(), 5)
         assert [i.get("jid") for i in push.xml.find(f"{{{BLOCKING}}}block")] == [f"carol@{DOMAIN}"]
         await quiet(a2.blk_pushes)  # it never asked for the list

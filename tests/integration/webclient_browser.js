@@ -1,7 +1,7 @@
 // Drives Debian's chromium with playwright-core for test_http_browser.py: loads the web client page,
 // waits for Converse.js to render its login form, takes a screenshot and prints what it saw as JSON.
 // With JID PASSWORD PEER TEXT_IN TEXT_OUT it also logs in through the form, says {"stage":"online"}
-// once the roster shows PEER, waits for TEXT_IN to show in a chat, answers it with TEXT_OUT typed
+// once the roster shows PEER and {"stage":"chat"} once the chat with PEER is open, waits for TEXT_IN to show in it, answers it with TEXT_OUT typed
 // into that chat, and records the page's WebSockets.
 // Usage: node webclient_browser.js URL SCREENSHOT USER_DATA_DIR [JID PASSWORD PEER TEXT_IN TEXT_OUT]
 'use strict';
@@ -18,11 +18,14 @@ async function chat(page, a, seen) {
   await contact.waitFor({ state: 'visible', timeout: 60000 });
   process.stdout.write(JSON.stringify({ stage: 'online' }) + '\n');
   await contact.click();	// opens the chat with the peer, where its message shows
+  const box = page.locator('textarea.chat-textarea').first();
+  await box.waitFor({ state: 'visible', timeout: 30000 });
+  // only now may the peer write: a message the page got over its WebSocket while Converse was
+  // still setting up after login was seen never to show (the frame came, the DOM never had it)
+  process.stdout.write(JSON.stringify({ stage: 'chat' }) + '\n');
   const incoming = page.getByText(textIn).first();
   await incoming.waitFor({ state: 'visible', timeout: 60000 });
   seen.received = true;
-  const box = page.locator('textarea.chat-textarea').first();
-  await box.waitFor({ state: 'visible', timeout: 10000 });
   await box.fill(textOut);
   await box.press('Enter');
   await page.getByText(textOut).first().waitFor({ state: 'visible', timeout: 10000 });
@@ -79,6 +82,12 @@ async function main() {
     seen.ok = false;
     seen.failure = String(e);
     const page = context.pages()[0];
+    if (page && textIn) {	// where the text the page was waiting for is, if it is anywhere
+      const all = page.getByText(textIn);
+      seen.textInShown = [];
+      for (let i = 0; i < Math.min(await all.count().catch(() => 0), 8); i++)
+        seen.textInShown.push(await all.nth(i).evaluate((el) => el.tagName + '.' + el.className + (el.checkVisibility() ? ' visible' : ' hidden')).catch(String));
+    }
     if (page) await page.screenshot({ path: shot, fullPage: false }).catch(() => {});
   } finally {
     await context.close();

@@ -1,7 +1,8 @@
 /* The c2s side of the stanza link to the router: envelopes out (stanzas, routes, SASL steps),
  * envelopes in (stanzas for our sessions, SASL replies, answers to binds), ROUTE_SYNC when a new
  * router appears, and back-pressure: when the link's window is full, client reads pause;
- * nothing is dropped. A bind completes only on the router's answer, never on our own say-so. */
+ * nothing is dropped. A bind completes only on the router's answer, never on our own say-so.
+ * Client stanzas go out numbered (reqid), and one a new router delivers again is dropped (seen.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "c2s.h"
 #include "log.h"
 #include "route.h"
+#include "seen.h"
 #include "sstate.h"
 #include "tlv.h"
 #include "xe.h"
@@ -62,6 +64,8 @@ int c2s_rl_send(uint8_t kind, uint8_t stype, uint64_t sid, uint32_t reqid, const
 		const char *to, const void *body, size_t len)
 {
 	buf_reset(&env->scratch);
+	if (kind == XE_STANZA && reqid == 0)
+		reqid = c2s_seen_next_no();	/* kept in the link: a replay carries the same number */
 	if (encode(&env->scratch, kind, stype, sid, reqid, from, to, body, len) < 0) {
 		log_warn("envelope not encodable", "kind=%s errno=%d", xe_kind_name(kind), errno);
 		return -1;
@@ -156,6 +160,11 @@ static void deliver(const struct xe_msg *m)
 	if (!c || !c->bound || c->closing) {
 		env->cnt.unknown_sid++;
 		log_debug("stanza for an unknown session dropped", "sid=%llu", (unsigned long long)m->sid);
+		return;
+	}
+	if (c2s_seen_check(m->sid, m->from, m->from_len, m->reqid)) {
+		log_debug("stanza delivered before the router restarted dropped", "sid=%llu no=%u",
+			  (unsigned long long)m->sid, m->reqid);
 		return;
 	}
 	if (c->component)
