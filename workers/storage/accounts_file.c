@@ -1,6 +1,7 @@
 /* File backend for accounts. Every write is temp file + fsync + rename + directory fsync, so
  * a crash leaves the old record or the new one, never half of one. Records are untrusted. */
 #include "accounts_file.h"
+#include "backend.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -464,27 +465,6 @@ void sto_names_free(struct sto_names *n)
 	memset(n, 0, sizeof(*n));
 }
 
-static int sto_names_add(struct sto_names *n, const char *s)
-{
-	if (n->n == n->cap) {
-		size_t cap = n->cap ? n->cap * 2 : 16;
-		char **v = realloc(n->v, cap * sizeof(*v));
-		if (!v)
-			return -1;
-		n->v = v;
-		n->cap = cap;
-	}
-	if (!(n->v[n->n] = strdup(s)))
-		return -1;
-	n->n++;
-	return 0;
-}
-
-static int sto_names_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The localpart stored under one directory entry; -1 for entries that are not accounts. */
 static int sto_entry_user(int dirfd, const char *name, char *user, size_t cap)
 {
@@ -523,7 +503,7 @@ int sto_file_list(struct sto_file *f, size_t host, struct sto_names *out, char *
 			continue;
 		if (sto_entry_user(f->dirfd[host], e->d_name, user, sizeof(user)) < 0)
 			continue;	/* not an account record: not ours to list */
-		if (sto_names_add(out, user) < 0) {
+		if (sto_names_push(out, user) < 0) {
 			closedir(d);
 			sto_names_free(out);
 			sto_why(why, whylen, "out of memory");
@@ -531,7 +511,6 @@ int sto_file_list(struct sto_file *f, size_t host, struct sto_names *out, char *
 		}
 	}
 	closedir(d);
-	if (out->n)
-		qsort(out->v, out->n, sizeof(out->v[0]), sto_names_cmp);
+	sto_names_sort(out);
 	return STO_OK;
 }
