@@ -33,6 +33,9 @@ def make_cert(dirpath, host):
                    check=True, stdout=subprocess.DEVNULL)
 
 
+RUNNING = []  # servers started and not stopped yet, for the log excerpt of a failed test
+
+
 class Server:
     """One xmppd instance in its own directory: base/etc/xmppd.conf, base/var/{run,lib,certs}."""
 
@@ -88,6 +91,7 @@ vhost "{DOMAIN}" {{
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([XMPPD, "-f", self.config], stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
+        RUNNING.append(self)
         if wait:
             self.wait_running()
         return self
@@ -154,6 +158,8 @@ vhost "{DOMAIN}" {{
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+        if self in RUNNING:
+            RUNNING.remove(self)
         return self.proc.returncode if self.proc else None
 
     def cleanup(self):

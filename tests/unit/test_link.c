@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,6 +22,7 @@
 #include "loop_wait.h"
 #include "buf.h"
 #include "link.h"
+#include "nngev.h"
 #include "xe.h"
 #include "xlimits.h"
 
@@ -573,6 +577,48 @@ static void test_close_inside_recv(void **state)
 	side_free(r);
 }
 
+static int both_new(void *ctx)
+{
+	struct pair_ctx *p = ctx;
+	return p->a->nnew >= 1 && p->b->nnew >= 1;
+}
+
+/* A router killed with the c2s connection still in its listen backlog closes it during the SP
+ * handshake; NNG 1.5.2's dialer then never dials again. Here a plain socket plays that router:
+ * it accepts the dialler's connection and closes it at once. The link must still reach the
+ * real listener that comes after it (the dialer is replaced, NEV_REDIAL_S). */
+static void test_redial_after_a_cut_handshake(void **state)
+{
+	(void)state;
+	const char *path = url + strlen("ipc://");
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	struct link_opts o = {.replay = 1, .auto_ack = 1};
+	struct side *c = side_new("c2s"), *r = side_new("router");
+	c->l = link_dial(loop, url, &o, &side_ops, c);
+	assert_non_null(c->l);
+	/* NNG dials on its own threads: the connection is cut while its connect completes */
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, (int)(WAIT_S * 1000)), 1);
+	int conn = accept(fd, NULL, NULL);
+	assert_true(conn >= 0);
+	close(conn);
+	settle(0.3);
+	close(fd);
+	unlink(path);
+	r->l = link_listen(loop, url, &o, &side_ops, r);
+	assert_non_null(r->l);
+	struct pair_ctx p = {c, r, 0};
+	loop_wait(loop, both_new, &p, NEV_REDIAL_S + WAIT_S, "HELLO both ways after the cut handshake");
+	side_free(c);
+	side_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +629,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_window_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dups_and_bad_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_inside_recv, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redial_after_a_cut_handshake, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -611,8 +611,8 @@ struct link *link_dial(struct ev_loop *loop, const char *url, const struct link_
 	int rv;
 	if (!l)
 		return NULL;
-	/* nonblocking: NNG keeps redialling until the router listens */
-	if ((rv = nng_dial(l->nev.sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	/* nonblocking: redialled until the router listens, and after each router restart */
+	if ((rv = nev_dial(&l->nev, url)) != 0) {
 		log_err("cannot dial a stanza link", "url=%s err=\"%s\"", url, nng_strerror(rv));
 		link_free(l);
 		errno = EIO;

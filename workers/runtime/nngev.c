@@ -30,6 +30,45 @@ static void nev_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	pthread_mutex_unlock(&nt->mu);
 }
 
+/* Loop thread: a dialling socket without a pipe runs the redial timer. */
+static void nev_track_pipe(struct nev_sock *n, int ev)
+{
+	n->pipe_up = ev == NNG_PIPE_EV_ADD_POST;
+	if (!n->url)
+		return;
+	if (n->pipe_up) {
+		ev_timer_stop(n->loop, &n->redial);
+		n->redialled = 0;
+	}
+	else if (!ev_is_active(&n->redial))
+		ev_timer_again(n->loop, &n->redial);
+}
+
+static void nev_redial_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct nev_sock *n = w->data;
+	if (n->stopped || n->pipe_up) {
+		ev_timer_stop(n->loop, w);
+		return;
+	}
+	pthread_mutex_lock(&n->notify->mu);
+	unsigned queued = n->qlen;
+	pthread_mutex_unlock(&n->notify->mu);
+	if (queued)
+		return;		/* a pipe event not handled yet may be the new pipe */
+	/* the peer may just be away; a new dialer costs one connect() if so */
+	nng_dialer_close(n->dialer);
+	int rv = nng_dial(n->sock, n->url, &n->dialer, NNG_FLAG_NONBLOCK);
+	n->redials++;
+	if (rv != 0)
+		log_warn("cannot dial again", "url=%s err=\"%s\"", n->url, nng_strerror(rv));
+	else if (!n->redialled++)	/* once per loss: the peer may be away for long */
+		log_info("no pipe for a while: dialer replaced", "url=%s after_s=%.1f", n->url,
+			 NEV_REDIAL_S);
+}
+
 /* Loop thread: hand the queued pipe events to the owner, one at a time, so the
  * owner may close the socket from its callback. */
 static void nev_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
@@ -49,6 +88,7 @@ static void nev_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 		n->qhead = (n->qhead + 1) % NEV_PIPE_QUEUE;
 		n->qlen--;
 		pthread_mutex_unlock(&n->notify->mu);
+		nev_track_pipe(n, e.ev);
 		if (n->ops->pipe)
 			n->ops->pipe(n->arg, e.pipe_id, e.ev);
 	}
@@ -152,6 +192,23 @@ int nev_start(struct nev_sock *n, struct ev_loop *loop, nng_socket s, const stru
 	return 0;
 }
 
+int nev_dial(struct nev_sock *n, const char *url)
+{
+	if (n->url || !(n->url = strdup(url)))
+		return n->url ? NNG_EBUSY : NNG_ENOMEM;
+	ev_timer_init(&n->redial, nev_redial_cb, 0., NEV_REDIAL_S);
+	n->redial.data = n;
+	int rv = nng_dial(n->sock, url, &n->dialer, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		free(n->url);
+		n->url = NULL;
+		return rv;
+	}
+	if (!n->pipe_up)
+		ev_timer_again(n->loop, &n->redial);
+	return 0;
+}
+
 int nev_send(struct nev_sock *n, nng_msg *m)
 {
 	if (n->stopped)
@@ -171,6 +228,8 @@ void nev_stop(struct nev_sock *n)
 		ev_io_stop(n->loop, &n->rio);
 		ev_io_stop(n->loop, &n->wio);
 	}
+	if (n->url)
+		ev_timer_stop(n->loop, &n->redial);
 }
 
 /* A helper thread runs nng_close so the loop can stop waiting for it. */
@@ -256,6 +315,8 @@ void nev_close(struct nev_sock *n)
 		pthread_mutex_unlock(&n->notify->mu);
 		ev_async_stop(n->loop, &n->wake);
 	}
+	free(n->url);
+	n->url = NULL;
 	if (n->open) {
 		n->open = 0;
 		if (nev_close_socket(n->sock) < 0 && n->started) {

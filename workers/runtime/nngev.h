@@ -13,6 +13,10 @@
 /* NNG 1.5.2 can hang in nng_close while a peer is still sending (nanomsg/nng #1543, fixed
  * upstream in 1.8): nev_close waits this long for it on a helper thread, then gives up. */
 #define NEV_CLOSE_WAIT_MS 1000
+/* NNG 1.5.2's dialer stops redialling for good when a connection it made is closed during the
+ * SP handshake (what a listener does when its process is killed with the connection still in
+ * its backlog): after this long without a pipe, nev_dial's dialer is replaced by a new one. */
+#define NEV_REDIAL_S 2.0
 
 struct nev_ops {
 	/* One received message; the callee takes it (nng_msg_free or pass it on). */
@@ -55,6 +59,13 @@ struct nev_sock {
 	int stopped;		/* nev_close was called: no more callbacks */
 	int started;		/* watchers and notify set up */
 	int in_dispatch;	/* a callback of this nev_sock is on the stack */
+	/* nev_dial only */
+	char *url;
+	nng_dialer dialer;
+	int pipe_up;		/* the last pipe event was an addition */
+	ev_timer redial;	/* runs while no pipe is up */
+	unsigned long redials;	/* dialers replaced */
+	int redialled;		/* replaced since the last pipe went away */
 };
 
 /* Sets RECVBUF/SENDBUF (messages, 1..8192) and RECVMAXSZ (bytes) on s. 0 or an NNG error. */
@@ -64,6 +75,10 @@ int nev_sock_limits(nng_socket s, int recvbuf, int sendbuf, size_t recvmaxsz);
  * Call it before listening or dialing, so no pipe event is missed. 0 or an NNG error. */
 int nev_start(struct nev_sock *n, struct ev_loop *loop, nng_socket s, const struct nev_ops *ops,
 	      void *arg);
+/* Dials url without blocking and keeps it dialled: besides NNG's own redialling, the dialer is
+ * replaced every NEV_REDIAL_S while no pipe is up (see NEV_REDIAL_S). For sockets with this
+ * one dialer only. After nev_start; 0 or an NNG error. */
+int nev_dial(struct nev_sock *n, const char *url);
 /* Nonblocking send. 0: sent, m now belongs to NNG. NNG_EAGAIN: m stays with the caller and
  * ops->writable is called once the socket can take more. Other NNG errors: m stays too. */
 int nev_send(struct nev_sock *n, nng_msg *m);

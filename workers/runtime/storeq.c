@@ -385,8 +385,8 @@ struct storeq_server *storeq_dial(struct ev_loop *loop, const char *url, storeq_
 		free(s);
 		goto fail;
 	}
-	/* nonblocking: NNG keeps redialling until the router listens */
-	if ((rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	/* nonblocking: redialled until the router listens, and after each router restart */
+	if ((rv = nev_dial(&s->nev, url)) != 0) {
 		storeq_server_free(s);
 		goto fail;
 	}
