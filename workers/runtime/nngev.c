@@ -39,8 +39,7 @@ static void nev_track_pipe(struct nev_sock *n, int ev)
 	if (n->pipe_up) {
 		ev_timer_stop(n->loop, &n->redial);
 		n->redialled = 0;
-	}
-	else if (!ev_is_active(&n->redial))
+	} else if (!ev_is_active(&n->redial))
 		ev_timer_again(n->loop, &n->redial);
 }
 
@@ -194,8 +193,10 @@ int nev_start(struct nev_sock *n, struct ev_loop *loop, nng_socket s, const stru
 
 int nev_dial(struct nev_sock *n, const char *url)
 {
-	if (n->url || !(n->url = strdup(url)))
-		return n->url ? NNG_EBUSY : NNG_ENOMEM;
+	if (n->url)
+		return NNG_EBUSY;
+	if (!(n->url = strdup(url)))
+		return NNG_ENOMEM;
 	ev_timer_init(&n->redial, nev_redial_cb, 0., NEV_REDIAL_S);
 	n->redial.data = n;
 	int rv = nng_dial(n->sock, url, &n->dialer, NNG_FLAG_NONBLOCK);
