@@ -1,7 +1,9 @@
 """Stanzas from an external component (XEP-0114) to local users go through the router's
 receiver-side events and the RFC 6121 rules like those of any other domain: a message to an
 offline user is stored offline, a blocked component domain is blocked, carbons copy its
-messages, an IQ to a bare JID is answered by the server, and errors find their way back."""
+messages, an IQ to a bare JID is answered by the server, and errors find their way back.
+The other way, what a user sends to a component goes through the sender's events: a blocked
+JID is refused, sent messages are carbon-copied, and subscriptions change the roster."""
 
 
 from c2s_raw import Raw, component_stream
@@ -16,7 +18,7 @@ srv = server_fixture(lambda s: f"""
 listen component "127.0.0.1:{s.comp_port}"
 component "{COMP}" {{ secret "{SECRET}" }}
 vhost "{DOMAIN}" {{ modules roster presence offline blocking carbons disco ping }}
-""", ("alice", "bob", "carol", "dave"), scope="module", ports=("comp_port",))
+""", ("alice", "bob", "carol", "dave", "erin", "frank"), scope="module", ports=("comp_port",))
 
 
 def component(srv):
@@ -117,5 +119,71 @@ def test_iq_to_bare_jid_answered_by_server(srv):
     d.send(f"<iq type='result' to='bot@{COMP}' id='full1'><query xmlns='jabber:iq:version'><name>x</name></query></iq>")
     r = c.expect(r"<iq [^>]*id='full1'[^>]*>.*?</iq>").group(0)
     assert "type='result'" in r and f"from='dave@{DOMAIN}/r'" in r
+    d.close()
+    c.close()
+
+
+BLOCKED_ERR = "urn:xmpp:blocking:errors"
+
+
+def test_user_to_component_blocked_jid_refused(srv):
+    c = component(srv)
+    e = user(srv, "erin", "b")
+    e.send(f"<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='bot@{COMP}'/></block></iq>")
+    e.expect(r"<iq [^>]*id='blk'")
+    e.send(f"<message to='bot@{COMP}' id='ob1' type='chat'><body>not sent</body></message>")
+    e.send(f"<message to='bot@{COMP}/res' id='ob2' type='chat'><body>not sent</body></message>")
+    e.send(f"<message to='other@{COMP}' id='ob3' type='chat'><body>sent</body></message>")
+    for mid in ("ob1", "ob2"):
+        m = e.expect(rf"<message [^>]*id='{mid}'[^>]*>.*?</message>").group(0)
+        assert "type='error'" in m and f"<not-acceptable xmlns='{STANZA_ERR}'/>" in m
+        assert f"<blocked xmlns='{BLOCKED_ERR}'/>" in m
+    m = c.expect(r"<message [^>]*id='ob3'[^>]*>.*?</message>").group(0)
+    assert f"from='erin@{DOMAIN}/b'" in m and f"to='other@{COMP}'" in m
+    assert "not sent" not in c.buf
+    e.close()
+    c.close()
+
+
+def test_user_to_component_sent_carbons(srv):
+    c = component(srv)
+    one, two = user(srv, "frank", "one"), user(srv, "frank", "two")
+    for r in (one, two):
+        r.send("<iq type='set' id='cen'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+        r.expect(r"<iq [^>]*id='cen'")
+    one.send(f"<message to='bot@{COMP}' id='sc1' type='chat'><body>to the bot</body></message>")
+    m = c.expect(r"<message [^>]*id='sc1'[^>]*>.*?</message>").group(0)
+    assert f"from='frank@{DOMAIN}/one'" in m and "<body>to the bot</body>" in m
+    cc = two.expect(r"<message [^>]*>\s*<sent xmlns='urn:xmpp:carbons:2'>.*?</sent>\s*</message>").group(0)
+    assert f"to='bot@{COMP}'" in cc and "<body>to the bot</body>" in cc
+    # <private/> keeps it out of the copies
+    one.send(f"<message to='bot@{COMP}' id='sc2' type='chat'><body>private one</body>"
+             f"<private xmlns='urn:xmpp:carbons:2'/></message>")
+    c.expect(r"<message [^>]*id='sc2'")
+    sync(two, "s3")
+    assert "private one" not in two.buf
+    one.close()
+    two.close()
+    c.close()
+
+
+def test_user_subscribes_to_a_component_contact(srv):
+    c = component(srv)
+    d = user(srv, "dave", "sub")
+    d.send("<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/></iq>")
+    d.expect(r"<iq [^>]*id='r0'")
+    d.send(f"<presence to='bot@{COMP}' type='subscribe'/>")
+    p = c.expect(r"<presence [^>]*type='subscribe'[^>]*/?>").group(0)
+    assert f"from='dave@{DOMAIN}'" in p and f"from='dave@{DOMAIN}/" not in p  # RFC 6121 §3.1.2: bare
+    push = d.expect(rf"<iq [^>]*type='set'[^>]*>\s*<query xmlns='jabber:iq:roster'[^>]*>\s*"
+                    rf"<item [^>]*jid='bot@{COMP}'[^>]*/?>").group(0)
+    assert "ask='subscribe'" in push
+    # the component approves: the roster says 'to', and the contact's presence comes through
+    c.send(f"<presence from='bot@{COMP}' to='dave@{DOMAIN}' type='subscribed'/>")
+    push = d.expect(rf"<item [^>]*jid='bot@{COMP}'[^>]*subscription='to'[^>]*/?>|"
+                    rf"<item [^>]*subscription='to'[^>]*jid='bot@{COMP}'[^>]*/?>").group(0)
+    assert "ask=" not in push
+    c.send(f"<presence from='bot@{COMP}/x' to='dave@{DOMAIN}'><status>here</status></presence>")
+    d.expect(rf"<presence [^>]*from='bot@{COMP}/x'[^>]*>.*?<status>here</status>")
     d.close()
     c.close()

@@ -138,6 +138,11 @@ int rtr_comp_deliver(const struct xe_msg *m)
 	return 1;
 }
 
+int rtr_comp_serves(const char *d, size_t len)
+{
+	return !rtr_is_local_domain(d, len) && !rtr_host_find(d, len) && comp_for_domain(d, len);
+}
+
 int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m)
 {
 	const char *d;
@@ -157,13 +162,13 @@ int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m)
 	jid_domain(m->to, m->to_len, &d, &dl);
 	/* a vhost's or internal component's domain is never served by an external component */
 	int ours = rtr_is_local_domain(d, dl) || rtr_host_find(d, dl);
+	if (!from)
+		return 0;	/* a client's stanza: the usual path, sender's events included */
 	struct rtr_comp *to = ours ? NULL : comp_for_domain(d, dl);
 	if (to) {
 		comp_forward(to->link, to->sid, m);
 		return 1;
 	}
-	if (!from)
-		return 0;	/* a client's stanza for a user or a host: the usual path */
 	if (ours)
 		rtr_stanza_from_remote(l, m);
 	return 1;

@@ -34,6 +34,7 @@ struct rtr_stanza {
 	struct jid_parts tp;
 	struct mod_host *from_host, *to_host;
 	const char *dest;		/* "host", "bare", "full", "self" */
+	int external;			/* to is at an external component */
 };
 
 static const char *const kind_names[] = {"", "message", "presence", "iq"};
@@ -394,6 +395,13 @@ static void process_slow(struct rtr_stanza *st, struct rtr_link *l)
 		if (!(st->to = strndup(own, own_blen)) || jid_split(st->to, own_blen, &st->tp) < 0)
 			return;
 	}
+	if (st->external) {
+		/* the sender's events (blocking, carbons, roster and presence), then the component */
+		st->dest = !st->tp.node ? "host" : st->tp.resource ? "full" : "bare";
+		if (run_events(st) == MOD_PASS && !rtr_comp_deliver(st->m))
+			bounce(st, "cancel", "service-unavailable");
+		return;
+	}
 	if (!st->to[0] || !st->tp.node) {
 		st->dest = "host";
 		to_self_or_host(st);
@@ -451,7 +459,8 @@ void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m)
 			bounce(&st, "modify", "jid-malformed");
 		goto done;
 	}
-	if (m->to_len && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len) &&
+	st.external = m->to_len && rtr_comp_serves(st.tp.domain, st.tp.domain_len);
+	if (m->to_len && !st.external && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len) &&
 	    !rtr_comp_host_find(st.tp.domain, st.tp.domain_len)) {
 		if (m->stype != XE_ST_PRESENCE) {
 			st.x = xnode_parse((const char *)m->body, m->body_len);
