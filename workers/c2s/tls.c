@@ -114,32 +114,6 @@ int c2s_tls_begin(struct c2s_conn *c)
 	return 0;
 }
 
-/* Maps an SSL result to errno EAGAIN with the direction it waits for, or a failure. */
-static int tls_would_block(struct c2s_conn *c, int r, int *wants_other, int reading)
-{
-	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		*wants_other = !reading;
-		errno = EAGAIN;
-		return 1;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		*wants_other = reading;
-		errno = EAGAIN;
-		return 1;
-	}
-	if (e == SSL_ERROR_ZERO_RETURN) {
-		errno = 0;
-		return 0;
-	}
-	if (e == SSL_ERROR_SYSCALL && errno == 0)
-		errno = ECONNRESET;
-	else if (e != SSL_ERROR_SYSCALL)
-		errno = EPROTO;
-	ERR_clear_error();
-	return -1;
-}
-
 int c2s_tls_handshake(struct c2s_conn *c)
 {
 	int r = SSL_do_handshake(c->ssl);
@@ -153,9 +127,8 @@ int c2s_tls_handshake(struct c2s_conn *c)
 	c->read_wants_write = e == SSL_ERROR_WANT_WRITE;
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
-	unsigned long le = ERR_peek_error();
 	log_info("tls handshake failed", "sid=%llu error=\"%s\"", (unsigned long long)c->sid,
-		 le && ERR_reason_error_string(le) ? ERR_reason_error_string(le) : "eof");
+		 tls_error_reason());
 	ERR_clear_error();
 	return -1;
 }
@@ -174,8 +147,7 @@ ssize_t c2s_tls_read(struct c2s_conn *c, void *p, size_t n)
 	int r = SSL_read(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
 	if (r > 0)
 		return r;
-	int k = tls_would_block(c, r, &c->read_wants_write, 1);
-	return k == 0 ? 0 : -1;
+	return tls_io_result(c->ssl, r, &c->read_wants_write, 1) == 0 ? 0 : -1;
 }
 
 ssize_t c2s_tls_write(struct c2s_conn *c, const void *p, size_t n)
@@ -186,8 +158,7 @@ ssize_t c2s_tls_write(struct c2s_conn *c, const void *p, size_t n)
 	int r = SSL_write(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
 	if (r > 0)
 		return r;
-	int k = tls_would_block(c, r, &c->write_wants_read, 0);
-	if (k == 0)
+	if (tls_io_result(c->ssl, r, &c->write_wants_read, 0) == 0)
 		errno = EPIPE;
 	return -1;
 }

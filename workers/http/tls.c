@@ -44,26 +44,6 @@ int http_tls_begin(struct http_conn *c)
 	return 0;
 }
 
-/* Maps an SSL result to errno EAGAIN (noting which direction it waits for), 0 on a clean close or
- * -1 on failure. */
-static int tls_result(struct http_conn *c, int r, int *wants_other, int reading)
-{
-	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-		*wants_other = (e == SSL_ERROR_WANT_READ) != reading;
-		errno = EAGAIN;
-		return -1;
-	}
-	if (e == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	if (e == SSL_ERROR_SYSCALL && errno == 0)
-		errno = ECONNRESET;
-	else if (e != SSL_ERROR_SYSCALL)
-		errno = EPROTO;
-	ERR_clear_error();
-	return -1;
-}
-
 int http_tls_handshake(struct http_conn *c)
 {
 	int r = SSL_do_handshake(c->ssl);
@@ -76,9 +56,7 @@ int http_tls_handshake(struct http_conn *c)
 	c->read_wants_write = e == SSL_ERROR_WANT_WRITE;
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
-	unsigned long le = ERR_peek_error();
-	log_info("tls handshake failed", "ip=%s error=\"%s\"", c->ip,
-		 le && ERR_reason_error_string(le) ? ERR_reason_error_string(le) : "eof");
+	log_info("tls handshake failed", "ip=%s error=\"%s\"", c->ip, tls_error_reason());
 	ERR_clear_error();
 	return -1;
 }
@@ -87,7 +65,9 @@ ssize_t http_tls_read(struct http_conn *c, void *p, size_t n)
 {
 	c->read_wants_write = 0;
 	int r = SSL_read(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
-	return r > 0 ? r : tls_result(c, r, &c->read_wants_write, 1);
+	if (r > 0)
+		return r;
+	return tls_io_result(c->ssl, r, &c->read_wants_write, 1) == 0 ? 0 : -1;
 }
 
 ssize_t http_tls_write(struct http_conn *c, const void *p, size_t n)
@@ -96,7 +76,7 @@ ssize_t http_tls_write(struct http_conn *c, const void *p, size_t n)
 	int r = SSL_write(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
 	if (r > 0)
 		return r;
-	if (tls_result(c, r, &c->write_wants_read, 0) == 0)
+	if (tls_io_result(c->ssl, r, &c->write_wants_read, 0) == 0)
 		errno = EPIPE;
 	return -1;
 }

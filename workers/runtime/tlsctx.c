@@ -1,7 +1,8 @@
 /* Server SSL_CTX construction for c2s and http from in-memory PEM: certificate chain, key,
- * protocol floor, SNI and ALPN. Never reads a file. */
+ * protocol floor, SNI and ALPN. Never reads a file. Also the OpenSSL I/O result mapping both use. */
 #include "tlsctx.h"
 
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <string.h>
@@ -117,4 +118,31 @@ int tls_channel_binding(SSL *ssl, int exporter, uint8_t *out, size_t cap)
 	if (!md || (size_t)EVP_MD_get_size(md) > cap || X509_digest(x, md, out, &n) != 1)
 		return -1;
 	return (int)n;
+}
+
+int tls_io_result(SSL *ssl, int r, int *wants_other, int reading)
+{
+	int e = SSL_get_error(ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		*wants_other = (e == SSL_ERROR_WANT_READ) != reading;
+		errno = EAGAIN;
+		return 1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		errno = 0;
+		return 0;
+	}
+	if (e == SSL_ERROR_SYSCALL && errno == 0)
+		errno = ECONNRESET;
+	else if (e != SSL_ERROR_SYSCALL)
+		errno = EPROTO;
+	ERR_clear_error();
+	return -1;
+}
+
+const char *tls_error_reason(void)
+{
+	unsigned long e = ERR_peek_error();
+	const char *s = e ? ERR_reason_error_string(e) : NULL;
+	return s ? s : "eof";
 }
