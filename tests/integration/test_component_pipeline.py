@@ -35,6 +35,21 @@ def user(srv, who, res="u", presence=True):
     return a
 
 
+def blocklist(a, op, jid):
+    """XEP-0191 block or unblock one JID, and wait for the answer."""
+    a.send(f"<iq type='set' id='{op}'><{op} xmlns='urn:xmpp:blocking'><item jid='{jid}'/></{op}></iq>")
+    a.expect(rf"<iq [^>]*id='{op}'")
+
+
+def carbon_pair(srv, who):
+    """Two resources of who, both with carbons enabled."""
+    pair = user(srv, who, "one"), user(srv, who, "two")
+    for r in pair:
+        r.send("<iq type='set' id='cen'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+        r.expect(r"<iq [^>]*id='cen'")
+    return pair
+
+
 def sync(a, iid):
     """A round trip to the server: everything the server sent a before it has arrived."""
     a.send(f"<iq type='get' to='{DOMAIN}' id='{iid}'><ping xmlns='urn:xmpp:ping'/></iq>")
@@ -60,8 +75,7 @@ def test_offline_user_gets_it_later(srv):
 def test_blocked_component_domain(srv):
     c = component(srv)
     a = user(srv, "alice", "b")
-    a.send(f"<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='{COMP}'/></block></iq>")
-    a.expect(r"<iq [^>]*id='blk'")
+    blocklist(a, "block", COMP)
     c.send(f"<message from='bot@{COMP}' to='alice@{DOMAIN}' id='bm1' type='chat'><body>spam</body></message>")
     c.send(f"<message from='bot@{COMP}' to='alice@{DOMAIN}/b' id='bm2' type='chat'><body>spam</body></message>")
     c.send(f"<iq type='get' from='bot@{COMP}' to='alice@{DOMAIN}/b' id='bq1'><query xmlns='jabber:iq:version'/></iq>")
@@ -72,8 +86,7 @@ def test_blocked_component_domain(srv):
     assert "type='error'" in r and f"<service-unavailable xmlns='{STANZA_ERR}'/>" in r
     sync(a, "s1")
     assert "spam" not in a.buf and "bq1" not in a.buf
-    a.send(f"<iq type='set' id='unblk'><unblock xmlns='urn:xmpp:blocking'><item jid='{COMP}'/></unblock></iq>")
-    a.expect(r"<iq [^>]*id='unblk'")
+    blocklist(a, "unblock", COMP)
     c.send(f"<message from='bot@{COMP}' to='alice@{DOMAIN}' id='bm3' type='chat'><body>welcome</body></message>")
     a.expect(r"<message [^>]*id='bm3'[^>]*>.*?<body>welcome</body>")
     a.close()
@@ -82,10 +95,7 @@ def test_blocked_component_domain(srv):
 
 def test_carbons_copy_component_messages(srv):
     c = component(srv)
-    one, two = user(srv, "carol", "one"), user(srv, "carol", "two")
-    for r in (one, two):
-        r.send("<iq type='set' id='cen'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
-        r.expect(r"<iq [^>]*id='cen'")
+    one, two = carbon_pair(srv, "carol")
     c.send(f"<message from='bot@{COMP}' to='carol@{DOMAIN}/one' id='cb1' type='chat'><body>copied</body></message>")
     m = one.expect(r"<message [^>]*id='cb1'[^>]*>.*?</message>").group(0)
     assert "<body>copied</body>" in m and "urn:xmpp:carbons:2" not in m
@@ -129,8 +139,7 @@ BLOCKED_ERR = "urn:xmpp:blocking:errors"
 def test_user_to_component_blocked_jid_refused(srv):
     c = component(srv)
     e = user(srv, "erin", "b")
-    e.send(f"<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='bot@{COMP}'/></block></iq>")
-    e.expect(r"<iq [^>]*id='blk'")
+    blocklist(e, "block", f"bot@{COMP}")
     e.send(f"<message to='bot@{COMP}' id='ob1' type='chat'><body>not sent</body></message>")
     e.send(f"<message to='bot@{COMP}/res' id='ob2' type='chat'><body>not sent</body></message>")
     e.send(f"<message to='other@{COMP}' id='ob3' type='chat'><body>sent</body></message>")
@@ -147,10 +156,7 @@ def test_user_to_component_blocked_jid_refused(srv):
 
 def test_user_to_component_sent_carbons(srv):
     c = component(srv)
-    one, two = user(srv, "frank", "one"), user(srv, "frank", "two")
-    for r in (one, two):
-        r.send("<iq type='set' id='cen'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
-        r.expect(r"<iq [^>]*id='cen'")
+    one, two = carbon_pair(srv, "frank")
     one.send(f"<message to='bot@{COMP}' id='sc1' type='chat'><body>to the bot</body></message>")
     m = c.expect(r"<message [^>]*id='sc1'[^>]*>.*?</message>").group(0)
     assert f"from='frank@{DOMAIN}/one'" in m and "<body>to the bot</body>" in m
