@@ -116,8 +116,10 @@ static int blk_blocks(struct blk_ctx *c, const char *jid, const char *other)
 	return r;
 }
 
+/* Hooked only while somebody blocks someone; "pre-<kind>/host" are stanzas to a bare domain. */
 static const char *const full_events[] = {"pre-message/full", "pre-iq/full", "pre-presence/full",
-					  "message/full", "iq/full", "presence/full", NULL};
+					  "message/full", "iq/full", "presence/full", "pre-message/host",
+					  "pre-iq/host", "pre-presence/host", NULL};
 
 static int blk_on_stanza(struct mod_event *ev, void *arg);
 
@@ -145,7 +147,11 @@ static int blk_on_stanza(struct mod_event *ev, void *arg)
 	const char *type = api->x_attr(ev->stanza, "type");
 	int outbound = strncmp(ev->name, "pre-", 4) == 0;
 	int is_error = type && strcmp(type, "error") == 0;
-	if (!ev->from || !strchr(ev->to, '@') || c->bypass)
+	if (!ev->from || c->bypass)
+		return MOD_PASS;
+	/* a bare domain: only what a user sends to another domain (a component's) can be blocked;
+	 * one's own server always answers */
+	if (!strchr(ev->to, '@') && (!outbound || strcasecmp(ev->to, api->host_name(c->host)) == 0))
 		return MOD_PASS;
 	if (outbound && blk_blocks(c, ev->from, ev->to)) {
 		if (ev->kind != MOD_K_PRESENCE && !is_error)

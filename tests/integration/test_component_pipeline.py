@@ -149,7 +149,19 @@ def test_user_to_component_blocked_jid_refused(srv):
         assert f"<blocked xmlns='{BLOCKED_ERR}'/>" in m
     m = c.expect(r"<message [^>]*id='ob3'[^>]*>.*?</message>").group(0)
     assert f"from='erin@{DOMAIN}/b'" in m and f"to='other@{COMP}'" in m
-    assert "not sent" not in c.buf
+    # the whole domain: the component itself too; the own server still answers
+    blocklist(e, "block", COMP)
+    e.send(f"<message to='{COMP}' id='ob4' type='chat'><body>not sent</body></message>")
+    e.send(f"<iq type='get' to='{COMP}' id='ob5'><query xmlns='jabber:iq:version'/></iq>")
+    e.send(f"<presence to='{COMP}'/>")
+    e.send(f"<message to='other@{COMP}' id='ob6' type='chat'><body>not sent</body></message>")
+    for kind, mid in (("message", "ob4"), ("iq", "ob5"), ("message", "ob6")):  # in order
+        m = e.expect(rf"<{kind} [^>]*id='{mid}'[^>]*>.*?</{kind}>").group(0)
+        assert "type='error'" in m and f"<blocked xmlns='{BLOCKED_ERR}'/>" in m
+    sync(e, "s4")
+    c.send(f"<iq type='get' from='{COMP}' to='{DOMAIN}' id='cs2'><ping xmlns='urn:xmpp:ping'/></iq>")
+    c.expect(r"<iq [^>]*id='cs2'")  # everything erin sent before has been handled
+    assert "not sent" not in c.buf and "ob5" not in c.buf and "<presence" not in c.buf
     e.close()
     c.close()
 
