@@ -459,9 +459,10 @@ void rtr_stanza_from_client(struct rtr_link *l, const struct xe_msg *m)
 			bounce(&st, "modify", "jid-malformed");
 		goto done;
 	}
-	st.external = m->to_len && rtr_comp_serves(st.tp.domain, st.tp.domain_len);
-	if (m->to_len && !st.external && !rtr_is_local_domain(st.tp.domain, st.tp.domain_len) &&
-	    !rtr_comp_host_find(st.tp.domain, st.tp.domain_len)) {
+	int local = !m->to_len || rtr_is_local_domain(st.tp.domain, st.tp.domain_len);
+	if (!local)
+		st.external = rtr_comp_serves(st.tp.domain, st.tp.domain_len);
+	if (!local && !st.external && !rtr_comp_host_find(st.tp.domain, st.tp.domain_len)) {
 		if (m->stype != XE_ST_PRESENCE) {
 			st.x = xnode_parse((const char *)m->body, m->body_len);
 			st.to = strndup(m->to, m->to_len);
