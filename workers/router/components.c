@@ -148,28 +148,24 @@ int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m)
 	const char *d;
 	size_t dl;
 	struct rtr_comp *from = comp_by_sid(l, m->sid);
-	if (from) {
-		jid_domain(m->from, m->from_len, &d, &dl);
-		if (comp_for_domain(d, dl) != from) {
-			l->denied++;
-			log_notice("stanza from outside the component's domain dropped", "component=%s",
-				   from->name);
-			return 1;
-		}
+	if (!from)
+		return 0;	/* a client's stanza: the usual path, sender's events included */
+	jid_domain(m->from, m->from_len, &d, &dl);
+	if (comp_for_domain(d, dl) != from) {
+		l->denied++;
+		log_notice("stanza from outside the component's domain dropped", "component=%s",
+			   from->name);
+		return 1;
 	}
 	if (m->to_len == 0)
-		return from != NULL;	/* a component's stanza needs an address */
+		return 1;	/* a component's stanza needs an address */
 	jid_domain(m->to, m->to_len, &d, &dl);
 	/* a vhost's or internal component's domain is never served by an external component */
 	int ours = rtr_is_local_domain(d, dl) || rtr_host_find(d, dl);
-	if (!from)
-		return 0;	/* a client's stanza: the usual path, sender's events included */
 	struct rtr_comp *to = ours ? NULL : comp_for_domain(d, dl);
-	if (to) {
+	if (to)
 		comp_forward(to->link, to->sid, m);
-		return 1;
-	}
-	if (ours)
+	else if (ours)
 		rtr_stanza_from_remote(l, m);
 	return 1;
 }

@@ -5,8 +5,9 @@
 
 /* A ROUTE_BIND/SYNC/UNBIND naming a bare domain is a component's: handled, returns 1. */
 int rtr_comp_route(struct rtr_link *l, const struct xe_msg *m);
-/* A stanza from a component (to anyone), or between components: handled, returns 1. A client's
- * stanza for a component goes through rtr_stanza_from_client, like any other. */
+/* A stanza from an external component (for a local domain or another component): handled,
+ * returns 1. 0 for a client's stanza, which goes through rtr_stanza_from_client even when it
+ * is for a component. */
 int rtr_comp_stanza(struct rtr_link *l, const struct xe_msg *m);
 /* 1 when (l, sid) holds the live route of the component named name. */
 int rtr_comp_holds(const struct rtr_link *l, uint64_t sid, const char *name, size_t len);

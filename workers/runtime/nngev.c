@@ -60,7 +60,6 @@ static void nev_redial_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	/* the peer may just be away; a new dialer costs one connect() if so */
 	nng_dialer_close(n->dialer);
 	int rv = nng_dial(n->sock, n->url, &n->dialer, NNG_FLAG_NONBLOCK);
-	n->redials++;
 	if (rv != 0)
 		log_warn("cannot dial again", "url=%s err=\"%s\"", n->url, nng_strerror(rv));
 	else if (!n->redialled++)	/* once per loss: the peer may be away for long */

@@ -13,9 +13,9 @@
 /* NNG 1.5.2 can hang in nng_close while a peer is still sending (nanomsg/nng #1543, fixed
  * upstream in 1.8): nev_close waits this long for it on a helper thread, then gives up. */
 #define NEV_CLOSE_WAIT_MS 1000
-/* NNG 1.5.2's dialer stops redialling for good when a connection it made is closed during the
- * SP handshake (what a listener does when its process is killed with the connection still in
- * its backlog): after this long without a pipe, nev_dial's dialer is replaced by a new one. */
+/* NNG 1.5.2's dialer stops redialling for good when a connection it made is closed as its
+ * connect completes (what a listener's killed process does to a connection still in its
+ * backlog): after this long without a pipe, nev_dial's dialer is replaced by a new one. */
 #define NEV_REDIAL_S 2.0
 
 struct nev_ops {
@@ -64,7 +64,6 @@ struct nev_sock {
 	nng_dialer dialer;
 	int pipe_up;		/* the last pipe event was an addition */
 	ev_timer redial;	/* runs while no pipe is up */
-	unsigned long redials;	/* dialers replaced */
 	int redialled;		/* replaced since the last pipe went away */
 };
 
