@@ -205,3 +205,17 @@ def test_user_subscribes_to_a_component_contact(srv):
     d.expect(rf"<presence [^>]*from='bot@{COMP}/x'[^>]*>.*?<status>here</status>")
     d.close()
     c.close()
+
+
+def test_directed_presence_to_a_component_ends_with_the_session(srv):
+    """RFC 6121 §4.6.3: a user who sent directed presence to a component's JID and goes offline
+    without undoing it makes the server send unavailable presence there."""
+    c = component(srv)
+    b = user(srv, "bob", "dp", presence=False)
+    b.send(f"<presence to='bot@{COMP}'><status>hi bot</status></presence>")
+    p = c.expect(r"<presence [^>]*>.*?<status>hi bot</status>.*?</presence>").group(0)
+    assert f"from='bob@{DOMAIN}/dp'" in p
+    b.close()
+    u = c.expect(r"<presence [^>]*type='unavailable'[^>]*/?>").group(0)
+    assert f"from='bob@{DOMAIN}/dp'" in u and f"to='bot@{COMP}'" in u
+    c.close()
