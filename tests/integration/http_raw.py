@@ -24,6 +24,14 @@ def connect(port, tls=False, sni="localhost", source=None, timeout=5.0):
     return s
 
 
+def take_match(stream, rx):
+    """The first match of rx in stream.text, which then keeps only what follows it; or None."""
+    m = rx.search(stream.text)
+    if m:
+        stream.text = stream.text[m.end():]
+    return m
+
+
 class Response:
     def __init__(self, status, reason, headers, body, raw_head):
         self.status, self.reason, self.headers, self.body, self.raw_head = status, reason, headers, body, raw_head
@@ -224,16 +232,14 @@ class WSX(WS):
         deadline = time.monotonic() + timeout
         rx = re.compile(pattern, re.S)
         while True:
-            m = rx.search(self.text)
+            m = take_match(self, rx)
             if m:
-                self.text = self.text[m.end():]
                 return m
             if time.monotonic() >= deadline:
                 raise AssertionError(f"no {pattern!r} within {timeout}s; got {self.text[-600:]!r}")
             if not self.pump(deadline):
-                m = rx.search(self.text)
+                m = take_match(self, rx)
                 if m:
-                    self.text = self.text[m.end():]
                     return m
                 raise AssertionError(f"closed ({self.close_code}) before {pattern!r}; got {self.text[-600:]!r}")
 
@@ -352,9 +358,8 @@ class BOSH:
         deadline = time.monotonic() + timeout
         rx = re.compile(pattern, re.S)
         while True:
-            m = rx.search(self.text)
+            m = take_match(self, rx)
             if m:
-                self.text = self.text[m.end():]
                 return m
             if self.terminated or time.monotonic() >= deadline:
                 raise AssertionError(f"no {pattern!r} (terminated={self.terminated}); got {self.text[-600:]!r}")
